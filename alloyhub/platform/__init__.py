@@ -1,0 +1,1 @@
+"""The shared core of AlloyHub. It knows nothing of MES modules or marketplaces."""

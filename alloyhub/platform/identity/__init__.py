@@ -1,0 +1,1 @@
+"""Tenants, sites, users, memberships, roles, invitations and sign-in."""

@@ -1,0 +1,100 @@
+"""Test fixtures. Real services only: the machine's own PostgreSQL, Redis and
+MQTT broker when DATABASE_URL / REDIS_URL / MQTT_URL are set (CI), embedded
+ones otherwise. Each test run gets a database of its own; each test makes its
+own tenants, so the suite always runs with many tenants present."""
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests import factories
+
+
+def _server_urls() -> dict:
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        return {"DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ["REDIS_URL"],
+                "MQTT_URL": os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")}
+    from alloyhub.platform import embedded
+
+    return embedded.start_for_tests()
+
+
+@pytest.fixture(scope="session")
+def service_urls():
+    return _server_urls()
+
+
+@pytest.fixture(scope="session")
+def database_url(service_urls):
+    """A fresh database for this run, migrated to head, dropped at the end."""
+    from alloyhub.platform import migrate
+
+    base = make_url(service_urls["DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    name = f"alloyhub_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin_url = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url, "alloyhub-app")
+    yield url
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def app(database_url, service_urls):
+    from alloyhub import create_app
+
+    application = create_app({
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "DATABASE_APP_URL": _app_url(database_url),
+        "REDIS_URL": service_urls["REDIS_URL"],
+        "MQTT_URL": service_urls["MQTT_URL"],
+        "SECRET_KEY": "test-" + secrets.token_hex(16),
+        "BASE_URL": "http://localhost",
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+    })
+    return application
+
+
+def _app_url(owner_url: str) -> str:
+    from alloyhub.platform.config import app_database_url
+
+    return app_database_url(owner_url, password="alloyhub-app")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_client(app):
+    """More than one browser at once (two people, two tenants)."""
+    return app.test_client
+
+
+@pytest.fixture
+def owner_engine(database_url):
+    """A connection as the database owner, for tests that inspect the database itself."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def tenant_factory(app):
+    return factories.TenantFactory(app)
+
+
+@pytest.fixture
+def api(client):
+    return factories.ApiClient(client)

@@ -1,0 +1,3 @@
+from alloyhub import create_app
+
+app = create_app()
