@@ -8,6 +8,7 @@ from flask import Flask
 # cross-company services. Each exposes init_app(app).
 MODULES = [
     "alloyhub.platform.identity.module",
+    "alloyhub.platform.exports",
 ]
 
 
@@ -26,6 +27,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     security.init_app(app)
     i18n.init_app(app)
     app.before_request(auth.load_principal)
+    app.teardown_request(auth.clear_scope)
     ratelimit.init_app(app)
     app.before_request(api_conventions.idempotency_before_request)
     app.after_request(api_conventions.idempotency_after_request)

@@ -17,6 +17,7 @@ from flask import g, request, session
 
 from . import permissions as perms
 from . import tenancy
+from .db import db
 from .errors import PermissionDenied, Unauthorized
 
 
@@ -70,6 +71,13 @@ def load_principal() -> None:
         g.principal = identity.principal_from_session(session)
     principal = g.principal
     tenancy.set_scope(principal.tenant_id if principal else None, principal.user_id if principal else None)
+    # Looking the principal up began a transaction under the old scope.
+    tenancy.apply_to_transaction(db.session)
+
+
+def clear_scope(exc=None) -> None:  # noqa: ARG001 - Flask passes the exception
+    """teardown_request: threads are reused by the server, scopes must not be."""
+    tenancy.set_scope(None, None)
 
 
 def requires(permission: str):
