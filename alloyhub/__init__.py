@@ -8,6 +8,7 @@ from flask import Flask
 # cross-company services. Each exposes init_app(app).
 MODULES = [
     "alloyhub.platform.identity.module",
+    "alloyhub.platform.oauth.module",
     "alloyhub.platform.exports",
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http
 import json as jsonlib
 import uuid
 from datetime import datetime
@@ -12,6 +13,7 @@ import marshmallow as ma
 from flask import Response, current_app, g, request
 from flask_smorest import Api as _SmorestApi
 from flask_smorest import Blueprint
+from flask_smorest.utils import prepare_response
 from sqlalchemy import and_, or_
 
 from . import errors
@@ -20,14 +22,60 @@ from .db import db
 __all__ = ["Api", "Blueprint", "api", "PageArgs", "page_of", "paginate"]
 
 
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details: the one error shape of the API (documentation only)."""
+
+    type = ma.fields.String(required=True, metadata={"description": "A stable URI naming the kind of problem"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(metadata={"description": "Field errors: field name -> messages"})
+
+
 class Api(_SmorestApi):
-    """flask-smorest with our error shape."""
+    """flask-smorest with our error shape, documented as such."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        app.before_request(require_json_body)
 
     def handle_http_exception(self, error):  # noqa: D401 - flask-smorest hook
         return errors.handle_http_exception(error)
 
+    def _register_responses(self):
+        """Error responses are application/problem+json, not flask-smorest's JSON."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            content_type = self.DEFAULT_RESPONSE_CONTENT_TYPE
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+                content_type = errors.PROBLEM_MIMETYPE
+            prepare_response(response, self.spec, content_type)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, errors.PROBLEM_MIMETYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
 
 api = Api()
+
+
+# ---------------------------------------------------------------- request bodies
+
+# API endpoints that take a body other than JSON (file uploads), by endpoint name.
+NON_JSON_BODY_ENDPOINTS: set[str] = set()
+
+
+def require_json_body():
+    """A body sent to the API must be JSON: 415, rather than the body being
+    silently ignored and the fields reported missing."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
+        return None
+    if not request.content_length or request.is_json or request.endpoint in NON_JSON_BODY_ENDPOINTS:
+        return None
+    raise errors.UnsupportedMediaType(f"Send the body as application/json, not {request.mimetype or 'untyped'}")
 
 
 # ---------------------------------------------------------------- pagination

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import DateTime, String, column, func, or_, select, table
 from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,6 +32,10 @@ class AuditEntry(IdMixin, Base):
     ip: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, nullable=False)
+
+
+# The people table, by name only: the audit log sits below the identity room.
+_users = table("users", column("id", UUID(as_uuid=True)), column("email", String))
 
 
 def record(action: str, *, target=None, target_type: str | None = None, target_id=None,
@@ -69,13 +73,14 @@ def _jsonable(value):
 
 def query(*, action: str | None = None, actor: str | None = None, since=None, until=None):
     """Entries of the current tenant (RLS), filtered. A trailing '.' in `action` is a prefix."""
-    from sqlalchemy import select
-
     stmt = select(AuditEntry).where(AuditEntry.tenant_id == tenancy.current_tenant_id())
     if action:
-        stmt = stmt.where(AuditEntry.action.startswith(action) if action.endswith(".") else AuditEntry.action == action)
+        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True) if action.endswith(".") else AuditEntry.action == action)
     if actor:
-        stmt = stmt.where(AuditEntry.actor_label == actor.strip().lower())
+        # The label holds the e-mail for sign-ins; other entries carry only the actor's id.
+        email = actor.strip().lower()
+        stmt = stmt.where(or_(AuditEntry.actor_label == email,
+                              AuditEntry.actor_user_id.in_(select(_users.c.id).where(_users.c.email == email))))
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
     if until:

@@ -66,7 +66,7 @@ def load(overrides: dict | None = None) -> dict:
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        "OPENAPI_SWAGGER_UI_URL": "/static/web/vendor/swagger-ui/",  # vendored: /api/docs works offline
         "ALLOW_INSECURE_OIDC": _env("ALLOW_INSECURE_OIDC", "0") == "1",
     }
     if overrides:

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, create_engine, func
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
+from flask import current_app, has_app_context
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -47,28 +48,45 @@ class TimestampMixin:
     )
 
 
+class _AppBoundSession(Session):
+    """Binds to the engine of the app in context, so several apps in one
+    process (tests, the embedded runner) never share a connection pool."""
+
+    def get_bind(self, mapper=None, clause=None, **kwargs):
+        if self.bind is None and has_app_context():
+            return current_app.extensions["alloyhub_db_engine"]
+        return super().get_bind(mapper=mapper, clause=clause, **kwargs)
+
+
 class Database:
-    """Holds the engine and a scoped session; bound to an app by `init_app`."""
+    """One engine per app, one scoped session per app context."""
 
     def __init__(self) -> None:
-        self.engine = None
-        self.session = scoped_session(sessionmaker(expire_on_commit=False))
+        self.session = scoped_session(sessionmaker(class_=_AppBoundSession, expire_on_commit=False))
+
+    @property
+    def engine(self):
+        return current_app.extensions["alloyhub_db_engine"]
 
     def init_app(self, app) -> None:
-        self.engine = create_engine(
+        from . import tenancy
+
+        app.extensions["alloyhub_db_engine"] = create_engine(
             app.config["DATABASE_APP_URL"],
             pool_pre_ping=True,
             pool_size=int(app.config.get("DB_POOL_SIZE", 10)),
             max_overflow=20,
         )
-        self.session.configure(bind=self.engine)
-        from . import tenancy
-
         tenancy.ensure_hooks()
+        app.teardown_appcontext(self._remove_session)
 
-        @app.teardown_appcontext
-        def _remove_session(exc):  # noqa: ARG001 - Flask passes the exception
-            self.session.remove()
+    @staticmethod
+    def dispose(app) -> None:
+        """Close the app's pooled connections (before forking children)."""
+        app.extensions["alloyhub_db_engine"].dispose()
+
+    def _remove_session(self, exc=None) -> None:  # noqa: ARG002 - Flask passes the exception
+        self.session.remove()
 
 
 db = Database()

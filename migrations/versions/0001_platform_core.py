@@ -149,7 +149,9 @@ def upgrade() -> None:
 
     op.execute(rls.grant_tables(["users", "tenants", "sites", "roles", "memberships", "membership_roles",
                                  "invitations", "outbox"]))
-    # The audit log is append-only for the application.
+    # The audit log is append-only for the application: take back the UPDATE
+    # and DELETE that the default privileges above gave it on every new table.
+    op.execute(f"REVOKE ALL ON audit_log FROM {rls.APP_DB_ROLE}")
     op.execute(f"GRANT SELECT, INSERT ON audit_log TO {rls.APP_DB_ROLE}")
     op.execute(f"REVOKE ALL ON alembic_version FROM {rls.APP_DB_ROLE}")
     for table in TENANT_TABLES:

@@ -1,16 +1,21 @@
 """Chinese and English through flask-babel. The person picks; otherwise the
-browser's Accept-Language decides."""
+browser's Accept-Language decides.
+
+Catalogues live in translations/<code>/LC_MESSAGES/messages.po (+ the compiled
+.mo, kept in the repository so a plain install works); babel.cfg says how to
+extract the strings.
+"""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-from flask import g, request, session
-from flask_babel import Babel
+from babel import support
+from flask import g, has_request_context, request, session
+from flask_babel import Babel, Domain
 
 SUPPORTED = ("en", "zh_CN")
 TRANSLATIONS_DIR = str(Path(__file__).parent / "translations")
-
-babel = Babel()
 
 
 def select_locale() -> str:
@@ -22,5 +27,35 @@ def select_locale() -> str:
     return chosen
 
 
+@functools.cache
+def catalogue(code: str) -> support.Translations:
+    return support.Translations.load(TRANSLATIONS_DIR, [code], "messages")
+
+
+class _CatalogueDomain(Domain):
+    """Finds the catalogue by our own language code. Babel >= 2.17 reads
+    "zh_CN" as zh_Hans_CN, and gettext would then look for a zh_Hans_CN/ or
+    zh/ folder, never the customary zh_CN/ one."""
+
+    def get_translations(self):
+        if not has_request_context():
+            return super().get_translations()
+        return catalogue(g.get("lang") or select_locale())
+
+
+class _Babel(Babel):
+    @functools.cached_property
+    def domain_instance(self):
+        return _CatalogueDomain(domain=self.domain)
+
+
+babel = _Babel()
+
+
 def init_app(app) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=TRANSLATIONS_DIR)
+
+    @app.before_request
+    def _choose_language():
+        # Chosen up front, so the layout knows the language before any string is translated.
+        select_locale()

@@ -132,7 +132,9 @@ def current_tenant() -> Tenant:
 def update_tenant(*, name: str | None = None, sso_domains: list[str] | None = None) -> Tenant:
     tenant = current_tenant()
     changes = {}
-    if name is not None and name.strip() and name.strip() != tenant.name:
+    if name is not None and not name.strip():
+        raise ValidationFailed(errors={"name": ["Enter the company name."]})
+    if name is not None and name.strip() != tenant.name:
         changes["name"] = [tenant.name, name.strip()]
         tenant.name = name.strip()
     if sso_domains is not None:
@@ -176,6 +178,9 @@ def create_site(*, name: str, code: str, address: str | None = None, timezone: s
 
 
 def update_site(site: Site, **fields) -> Site:
+    blank = {k for k in ("name", "code") if fields.get(k) is not None and not fields[k].strip()}
+    _require({"name": ["Enter the site name."] if "name" in blank else [],
+              "code": ["Enter a short site code."] if "code" in blank else []})
     if "code" in fields and fields["code"] is not None:
         code = fields["code"].strip().upper()
         clash = db.session.scalar(select(Site).where(Site.code == code, Site.id != site.id))
