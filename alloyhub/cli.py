@@ -1,4 +1,4 @@
-"""The `alloyhub` command: up, web, worker, db, seed."""
+"""The `alloyhub` command: up, seed, web, worker, db."""
 from __future__ import annotations
 
 import argparse
@@ -30,6 +30,25 @@ def cmd_web(args) -> None:
     _app().run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 
 
+def cmd_up(args) -> int:
+    from alloyhub.platform.embedded import up
+
+    return up.run(host=args.host, port=args.port)
+
+
+def cmd_seed(args) -> None:
+    from alloyhub.platform import seed
+    from alloyhub.platform.db import db
+
+    app = _app()
+    with app.app_context():
+        report = seed.seed(app.config["BASE_URL"])
+    db.dispose(app)
+    print("\n".join(f"added {item}" for item in report.created) or "The demo data is there already; nothing added.")
+    print()
+    print(seed.format_logins())
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="alloyhub", description="AlloyHub platform")
@@ -49,9 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     web.add_argument("--port", type=int, default=5000)
     web.set_defaults(func=cmd_web)
 
+    up_cmd = sub.add_parser("up", help="the whole platform on this machine: embedded services, demo data, "
+                                       "web server and worker")
+    up_cmd.add_argument("--host", default="127.0.0.1", help="address the web server binds (default 127.0.0.1)")
+    up_cmd.add_argument("--port", type=int, default=5000, help="port of the web server (default 5000)")
+    up_cmd.set_defaults(func=cmd_up)
+
+    seed_cmd = sub.add_parser("seed", help="add the demo companies and people (idempotent)")
+    seed_cmd.set_defaults(func=cmd_seed)
+
     args = parser.parse_args(argv)
-    args.func(args)
-    return 0
+    return args.func(args) or 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,154 @@
+"""The MQTT broker: a Mosquitto process with a generated config when the
+`mosquitto` binary is installed (the broker production uses), else the
+pure-Python amqtt broker in a thread of this process (fine for a demo, slow
+for anything else)."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+from pathlib import Path
+from typing import Callable
+
+from . import _process
+
+
+def mosquitto_binary() -> str | None:
+    # Debian installs it in /usr/sbin, which is not on every user's PATH.
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+def broker_for(data_dir: Path, port: Callable[[], int], *, prefer_mosquitto: bool = True):
+    binary = mosquitto_binary() if prefer_mosquitto else None
+    return Mosquitto(data_dir, port, binary) if binary else AmqttBroker(port)
+
+
+class Mosquitto:
+    kind = "mosquitto"
+
+    def __init__(self, data_dir: Path, port: Callable[[], int], binary: str):
+        self.data_dir = data_dir
+        self._choose_port = port
+        self.port: int | None = None
+        self.binary = binary
+        self.pid_file = data_dir / "mosquitto.pid"
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{_process.HOST}:{self.port}"
+
+    def start(self) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        old = _process.leftover(self.pid_file, self.binary)
+        if old is not None:
+            _process.stop_process(old)
+        self.port = self._choose_port()
+        account = self._account()
+        lines = [
+            "# Written by alloyhub at each start; edits are lost.",
+            f"listener {self.port} {_process.HOST}",
+            # Loopback only, for the demo; production brokers authenticate
+            # each agent and limit it to its own topics (see DESIGN.md).
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {self.data_dir}/",
+            "autosave_interval 60",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        conf = self.data_dir / "mosquitto.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        self.proc = _process.spawn([self.binary, "-c", str(conf)], log_path=self.data_dir / "mosquitto.log",
+                                   **_process.as_user(account))
+        _process.write_pid(self.pid_file, self.proc.pid)
+        _process.wait_for_port(self.port, 20, self.proc)
+        return self.url
+
+    def _account(self):
+        """As root, Mosquitto runs as the `mosquitto` user (Debian's package
+        creates it), which then owns its persistence directory. We switch
+        users ourselves rather than let Mosquitto drop privileges, because
+        that drop would clear the die-with-parent signal."""
+        account = _process.run_as_user("mosquitto")
+        if account is not None:
+            _process.make_traversable(self.data_dir.parent)
+            _process.chown_tree(self.data_dir, account.pw_uid, account.pw_gid)
+        return account
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _process.stop_process(self.proc)  # SIGTERM: it saves its persistence file
+            self.proc = None
+        self.pid_file.unlink(missing_ok=True)
+
+
+class AmqttBroker:
+    """amqtt needs an event loop; it gets one of its own in a daemon thread, so
+    the caller stays synchronous. It keeps nothing across restarts."""
+
+    kind = "amqtt"
+
+    def __init__(self, port: Callable[[], int]):
+        self._choose_port = port
+        self.port: int | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.broker = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{_process.HOST}:{self.port}"
+
+    def start(self) -> str:
+        self.port = self._choose_port()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            self.loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(self._start_broker())
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            self.loop.run_forever()
+            self.loop.close()
+
+        self.thread = threading.Thread(target=run, name="amqtt-broker", daemon=True)
+        self.thread.start()
+        ready.wait(30)
+        if failure:
+            raise RuntimeError(f"the amqtt broker did not start: {failure[0]}") from failure[0]
+        if not ready.is_set():
+            raise TimeoutError("the amqtt broker did not start within 30 s")
+        # Listening once start() has returned; no probe connection, which
+        # amqtt would log as an error.
+        return self.url
+
+    async def _start_broker(self) -> None:
+        from amqtt.broker import Broker
+
+        self.broker = Broker({
+            "listeners": {"default": {"type": "tcp", "bind": f"{_process.HOST}:{self.port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        })
+        await self.broker.start()
+
+    def stop(self) -> None:
+        if self.loop is None or self.thread is None:
+            return
+        if self.broker is not None:
+            future = asyncio.run_coroutine_threadsafe(self.broker.shutdown(), self.loop)
+            try:
+                future.result(10)
+            except Exception:  # noqa: BLE001 - stopping anyway
+                pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop = self.thread = self.broker = None
