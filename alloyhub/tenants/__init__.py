@@ -1,0 +1,1 @@
+"""One plant's own workspace: the MES modules of a tenant."""
