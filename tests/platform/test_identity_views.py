@@ -148,14 +148,22 @@ def test_two_factor_sign_in(client, make_client, tenant_factory):
     first = post_form(browser, "/signin", {"email": made.owner_email, "password": PASSWORD})
     assert first.status_code == 401
     assert 'name="totp"' in first.get_data(as_text=True)
-    assert first.headers["Cache-Control"] == "no-store"  # the password is in a hidden field
-    bad = post_form(browser, "/signin", {"email": made.owner_email, "password": PASSWORD, "totp": "000000"})
+    assert first.headers["Cache-Control"] == "no-store"
+    assert PASSWORD not in first.get_data(as_text=True)  # the code step does not carry the password
+    bad = post_form(browser, "/signin", {"email": made.owner_email, "totp": "000000"})
     assert bad.status_code == 401 and "The code is wrong or has expired" in bad.get_data(as_text=True)
     assert browser.get("/account").status_code == 302
-    good = post_form(browser, "/signin", {"email": made.owner_email, "password": PASSWORD,
-                                          "totp": pyotp.TOTP(secret).now()})
+    code = pyotp.TOTP(secret).now()
+    good = post_form(browser, "/signin", {"email": made.owner_email, "totp": code})
     assert good.status_code == 302
     assert page(browser, "/account")
+
+    # The same code cannot be used for a second sign-in, even with the password.
+    replay = post_form(make_client(), "/signin", {"email": made.owner_email, "password": PASSWORD, "totp": code})
+    assert replay.status_code == 401 and "The code is wrong or has expired" in replay.get_data(as_text=True)
+    # A code step without a password step before it gets nowhere.
+    stranger = post_form(make_client(), "/signin", {"email": made.owner_email, "totp": pyotp.TOTP(secret).now()})
+    assert stranger.status_code == 401
 
 
 def test_forgot_and_reset_password_link_works_once(client, make_client, tenant_factory, owner_engine):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -22,6 +22,8 @@ class User(IdMixin, TimestampMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # The last TOTP time step used, so a code cannot be replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     locale: Mapped[str | None] = mapped_column(String(10))
     is_platform_staff: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     # Bumped on password change or sign-out everywhere; sessions and reset

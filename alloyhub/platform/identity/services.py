@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 import unicodedata
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
@@ -25,6 +26,7 @@ from .models import TENANT_KINDS, Invitation, Membership, MembershipRole, Role, 
 
 INVITATION_TTL = timedelta(days=7)
 RESET_TTL_SECONDS = 3600
+SECOND_FACTOR_TTL_SECONDS = 300
 ALL_TENANTS = {"skip_tenant_filter": True}
 
 
@@ -34,6 +36,10 @@ class InvalidCredentials(Unauthorized):
 
 class SecondFactorRequired(Unauthorized):
     slug, title = "second-factor-required", "Enter the code from your authenticator app"
+
+    def __init__(self, detail: str | None = None, *, user: User | None = None):
+        super().__init__(detail)
+        self.user = user
 
 
 # ---------------------------------------------------------------- helpers
@@ -198,25 +204,74 @@ def update_site(site: Site, **fields) -> Site:
 # ---------------------------------------------------------------- sign-in
 
 def authenticate(email: str, password: str, totp_code: str | None = None) -> User:
-    """Check the credentials; every attempt lands in the audit log."""
+    """Check the credentials; every attempt lands in the audit log.
+
+    With two-factor sign-in on and no code given, raises SecondFactorRequired
+    carrying the user, so the page can ask for the code without keeping the
+    password (see `begin_second_factor`)."""
     email_norm = (email or "").strip().lower()
     user = user_by_email(email_norm)
     if not passwords.verify(user.password_hash if user else None, password or ""):
         _record_sign_in_failure(user, email_norm, "bad-password")
         db.session.commit()
         raise InvalidCredentials()
-    if user.totp_enabled:
-        if not totp_code:
-            raise SecondFactorRequired()
-        if not pyotp.TOTP(user.totp_secret).verify(totp_code.strip(), valid_window=1):
-            _record_sign_in_failure(user, email_norm, "bad-totp")
-            db.session.commit()
-            raise SecondFactorRequired("The code is wrong or has expired")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    _record_for_each_tenant(user, "auth.sign_in", method="password")
+    if user.totp_enabled:
+        if not totp_code:
+            db.session.commit()
+            raise SecondFactorRequired(user=user)
+        _check_second_factor(user, totp_code)
+    _record_for_each_tenant(user, "auth.sign_in", method="password+totp" if user.totp_enabled else "password")
     db.session.commit()
     return user
+
+
+def begin_second_factor(sess, user: User) -> None:
+    """Remember, in the signed session cookie, who passed the password step."""
+    sess.clear()
+    sess["pending_uid"] = str(user.id)
+    sess["pending_epoch"] = user.session_epoch
+    sess["pending_at"] = int(time.time())
+
+
+def complete_second_factor(sess, code: str) -> User:
+    """The code step of a sign-in whose password step passed minutes ago."""
+    try:
+        fresh = time.time() - int(sess.get("pending_at", 0)) <= SECOND_FACTOR_TTL_SECONDS
+        user = db.session.get(User, uuid.UUID(sess.get("pending_uid", ""))) if fresh else None
+    except (ValueError, TypeError):
+        user = None
+    if user is None or not user.totp_enabled or user.session_epoch != sess.get("pending_epoch"):
+        sess.clear()
+        raise InvalidCredentials("Sign in again: the sign-in took too long or was changed")
+    _check_second_factor(user, code)
+    _record_for_each_tenant(user, "auth.sign_in", method="password+totp")
+    db.session.commit()
+    sess.clear()
+    return user
+
+
+def _check_second_factor(user: User, code: str) -> None:
+    step = _totp_step(user.totp_secret, code)
+    # A code is good for one sign-in only (RFC 6238 section 5.2).
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        _record_sign_in_failure(user, user.email, "bad-totp")
+        db.session.commit()
+        raise SecondFactorRequired("The code is wrong or has expired", user=user)
+    user.totp_last_step = step
+
+
+def _totp_step(secret: str, code: str) -> int | None:
+    """The time step a code belongs to (now, or one step either side), or None."""
+    totp = pyotp.TOTP(secret)
+    code = (code or "").strip()
+    now = time.time()
+    for offset in (0, -1, 1):
+        at = now + offset * totp.interval
+        if code and secrets.compare_digest(totp.at(at), code):
+            return totp.timecode(datetime.fromtimestamp(at, timezone.utc))
+    return None
 
 
 def _record_sign_in_failure(user: User | None, email: str, reason: str) -> None:
@@ -381,7 +436,7 @@ def totp_uri(user: User) -> str:
 def confirm_totp(user: User, code: str) -> None:
     if not user.totp_secret or user.totp_enabled:
         raise Conflict("Start setting up two-factor sign-in first")
-    if not pyotp.TOTP(user.totp_secret).verify((code or "").strip(), valid_window=1):
+    if _totp_step(user.totp_secret, code) is None:
         raise ValidationFailed(errors={"code": ["The code is wrong or has expired."]})
     user.totp_enabled = True
     _record_for_each_tenant(user, "auth.totp_enabled")
@@ -391,10 +446,11 @@ def confirm_totp(user: User, code: str) -> None:
 def disable_totp(user: User, code: str) -> None:
     if not user.totp_enabled:
         raise Conflict("Two-factor sign-in is off")
-    if not pyotp.TOTP(user.totp_secret).verify((code or "").strip(), valid_window=1):
+    if _totp_step(user.totp_secret, code) is None:
         raise ValidationFailed(errors={"code": ["The code is wrong or has expired."]})
     user.totp_enabled = False
     user.totp_secret = None
+    user.totp_last_step = None
     _record_for_each_tenant(user, "auth.totp_disabled")
     db.session.commit()
 

@@ -48,6 +48,7 @@ SERVICE_MESSAGES = (
     N_("Enter the site name."), N_("Enter a short site code."), N_("Another site already uses this code."),
     N_("Wrong e-mail address or password"), N_("Enter the code from your authenticator app"),
     N_("The code is wrong or has expired"), N_("The code is wrong or has expired."),
+    N_("Sign in again: the sign-in took too long or was changed"),
     N_("This reset link is invalid or has expired"), N_("This reset link is invalid or has already been used"),
     N_("The current password is wrong."), N_("Two-factor sign-in is already on"),
     N_("Start setting up two-factor sign-in first"), N_("Two-factor sign-in is off"),
@@ -152,13 +153,17 @@ def _choose_company_first(exc: PermissionDenied):
 def sign_in():
     errors, email = {}, request.form.get("email", "")
     if request.method == "POST":
-        password, code = request.form.get("password", ""), request.form.get("totp") or None
+        code = request.form.get("totp") or None
         try:
-            user = services.authenticate(email, password, code)
+            if "password" in request.form or not session.get("pending_uid"):
+                user = services.authenticate(email, request.form.get("password", ""), code)
+            else:
+                user = services.complete_second_factor(session, code)
         except services.SecondFactorRequired as exc:
-            # Second step: the password travels back once in a hidden field;
-            # the page must not be cached.
-            html = render_template("identity/sign_in.html", email=email, need_totp=True, password=password,
+            # Second step: the password step passed; only the code is asked for.
+            if exc.user is not None and "password" in request.form:
+                services.begin_second_factor(session, exc.user)
+            html = render_template("identity/sign_in.html", email=email, need_totp=True,
                                    errors={"totp": [exc.detail]} if code else {})
             return _no_store(current_app.make_response((html, 401)))
         except AppError as exc:
