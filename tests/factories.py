@@ -101,3 +101,24 @@ class ApiClient:
 
     def delete(self, url, **kw):
         return self.client.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+def mail_links(app, to: str, path: str) -> list[str]:
+    """Links under `path` in mails queued for `to`, oldest first (read from the outbox)."""
+    from sqlalchemy import select
+
+    from alloyhub.platform.outbox import OutboxEvent
+
+    with app.app_context(), tenancy.system_context(db.session):
+        events = db.session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == "mail.send", OutboxEvent.payload["to"].astext == to)
+            .order_by(OutboxEvent.created_at)
+        ).all()
+        bodies = [e.payload["body"] for e in events]
+    return [m for body in bodies for m in re.findall(r"https?://\S+(" + re.escape(path) + r"\S+)", body)]
+
+
+def verify_email(app, client, email: str) -> None:
+    """Follow the confirmation link mailed at sign-up."""
+    (link,) = mail_links(app, email, "/verify-email/")[-1:]
+    assert client.get(link).status_code == 302

@@ -99,6 +99,7 @@ def upgrade() -> None:
     sa.Column('totp_secret', sa.String(length=64), nullable=True),
     sa.Column('totp_enabled', sa.Boolean(), nullable=False),
     sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
+    sa.Column('email_verified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('locale', sa.String(length=10), nullable=True),
     sa.Column('is_platform_staff', sa.Boolean(), nullable=False),
     sa.Column('session_epoch', sa.Integer(), nullable=False),

@@ -461,3 +461,35 @@ def test_swagger_ui_is_served_from_vendored_files(client, path):
     assert "/static/web/vendor/swagger-ui/swagger-ui-bundle.js" in html
     asset = client.get("/static/web/vendor/swagger-ui/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
+
+
+def test_email_confirmation_link_from_sign_up(app, client, make_client, tenant_factory):
+    from tests.factories import mail_links
+
+    made = tenant_factory()
+    sign_in(client, made.owner_email)
+    assert 'data-testid="email-unverified"' in page(client, "/account")
+    assert post_form(client, "/account/verify-email", page="/account").status_code == 302
+    links = mail_links(app, made.owner_email, "/verify-email/")
+    assert len(links) == 2  # sign-up and the resend
+    assert make_client().get(links[0]).status_code == 302  # works without being signed in
+    assert 'data-testid="email-verified"' in page(client, "/account")
+    assert client.get("/verify-email/forged-token").status_code == 404
+    # Once confirmed there is nothing more to resend.
+    post_form(client, "/account/verify-email", page="/account")
+    assert len(mail_links(app, made.owner_email, "/verify-email/")) == 2
+
+
+def test_invited_people_have_confirmed_addresses(app, client, make_client, tenant_factory):
+    from alloyhub.platform.identity import services
+
+    made = tenant_factory()
+    with app.app_context():
+        from alloyhub.platform import tenancy
+        from alloyhub.platform.db import db
+
+        with tenancy.scoped(made.tenant_id, made.owner_id, session=db.session):
+            role = db.session.scalar(services.roles_query().where(services.Role.key == "viewer"))
+            _, token = services.invite(email="invited-confirmed@example.com", role_id=role.id, base_url="http://x")
+        user, _ = services.accept_invitation(token, name="Invited", password="Rolling-mill-43")
+        assert user.email_verified_at is not None

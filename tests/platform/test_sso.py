@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.serving import make_server
 
-from tests.factories import ApiClient, TenantFactory, csrf_token, sign_in
+from tests.factories import ApiClient, TenantFactory, csrf_token, sign_in, verify_email
 
 
 @pytest.fixture
@@ -71,9 +71,11 @@ def test_sso_against_alloyhub_itself_with_just_in_time_membership(live_app):
     slug = api_b.get("/api/v1/tenant").get_json()["slug"]
     assert view["sign_in_url"] == f"{base}/sso/{slug}"
 
-    # A's owner, signed in at the IdP (AlloyHub, tenant A), signs in to B by SSO.
+    # A's owner, signed in at the IdP (AlloyHub, tenant A) with a confirmed
+    # address, signs in to B by SSO.
     browser = live_app.test_client()
     sign_in(browser, idp_tenant.owner_email)
+    verify_email(live_app, browser, idp_tenant.owner_email)
     entry = browser.post("/sso", data={"csrf_token": csrf_token(browser, "/sso"), "company": slug})
     assert entry.status_code == 302 and entry.headers["Location"].endswith(f"/sso/{slug}")
     to_idp = browser.get(f"/sso/{slug}")
@@ -105,7 +107,11 @@ def test_sso_against_alloyhub_itself_with_just_in_time_membership(live_app):
     assert replay.status_code == 400 and replay.get_json()["type"].endswith("/sso-failed")
 
 
-def test_sso_refuses_addresses_outside_the_domains(live_app):
+@pytest.mark.parametrize("confirmed, admitted, reason", [
+    (True, False, "not-admitted"),
+    (False, True, "email-not-verified"),
+])
+def test_sso_refuses_unadmitted_or_unconfirmed_addresses(live_app, confirmed, admitted, reason):
     base = live_app.config["BASE_URL"]
     factory = TenantFactory(live_app)
     idp_tenant, tenant_b = factory(), factory()
@@ -115,13 +121,16 @@ def test_sso_refuses_addresses_outside_the_domains(live_app):
         "redirect_uris": [f"{base}/sso/callback"]}).get_json()
     api_b = ApiClient(live_app.test_client()).sign_in(tenant_b.owner_email)
     etag = api_b.get("/api/v1/sso").headers["ETag"]
+    domain = idp_tenant.owner_email.split("@")[1] if admitted else "elsewhere.example.org"
     assert api_b.client.put("/api/v1/sso", json={
         "issuer": base, "client_id": oidc_client["client_id"], "client_secret": oidc_client["client_secret"],
-        "domains": ["elsewhere.example.org"]}, headers={"X-CSRFToken": api_b.token, "If-Match": etag}).status_code == 200
+        "domains": [domain]}, headers={"X-CSRFToken": api_b.token, "If-Match": etag}).status_code == 200
     slug = api_b.get("/api/v1/tenant").get_json()["slug"]
 
     browser = live_app.test_client()
     sign_in(browser, idp_tenant.owner_email)
+    if confirmed:
+        verify_email(live_app, browser, idp_tenant.owner_email)
     authorize = _path(browser.get(f"/sso/{slug}").headers["Location"])
     back = browser.post(authorize, data={"csrf_token": csrf_token(browser, authorize), "decision": "allow"})
     refused = browser.get(_path(back.headers["Location"]), headers={"Accept": "application/json"})
@@ -129,7 +138,7 @@ def test_sso_refuses_addresses_outside_the_domains(live_app):
     members = api_b.get("/api/v1/members").get_json()["items"]
     assert [m["user"]["email"] for m in members] == [tenant_b.owner_email]
     failures = api_b.get("/api/v1/audit?action=auth.sign_in_failed").get_json()["items"]
-    assert failures and failures[0]["details"]["reason"] == "not-admitted"
+    assert failures and failures[0]["details"]["reason"] == reason
 
 
 def test_sso_config_api_validates_and_needs_admin(tenant_factory, client, make_client):

@@ -21,6 +21,10 @@ class User(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Set when the person proved they read mail at this address (a link we
+    # sent, an invitation, a password reset, or a verified SSO claim). Other
+    # systems trusting AlloyHub as identity provider read it as email_verified.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     # The last TOTP time step used, so a code cannot be replayed.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)

@@ -26,6 +26,7 @@ from .models import TENANT_KINDS, Invitation, Membership, MembershipRole, Role, 
 
 INVITATION_TTL = timedelta(days=7)
 RESET_TTL_SECONDS = 3600
+VERIFY_TTL_SECONDS = 7 * 86400
 SECOND_FACTOR_TTL_SECONDS = 300
 ALL_TENANTS = {"skip_tenant_filter": True}
 
@@ -124,6 +125,7 @@ def sign_up(*, company_name: str, kind: str, site_name: str | None, name: str, e
     db.session.add(user)
     db.session.flush()
     tenant = create_tenant(company_name, kind or "plant", site_name, user)
+    _queue_verification_mail(user)
     db.session.commit()
     return user, tenant
 
@@ -403,6 +405,7 @@ def reset_password(token: str, new_password: str) -> User:
     _require({"password": passwords.problems(new_password or "")})
     user.password_hash = passwords.hash_password(new_password)
     user.session_epoch += 1
+    user.email_verified_at = user.email_verified_at or utcnow()  # the link came by mail
     _record_for_each_tenant(user, "auth.password_reset")
     db.session.commit()
     return user
@@ -416,6 +419,43 @@ def change_password(user: User, current: str, new_password: str) -> None:
     user.session_epoch += 1
     _record_for_each_tenant(user, "auth.password_changed")
     db.session.commit()
+
+
+# ---------------------------------------------------------------- e-mail verification
+
+def _verification_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="email-verification")
+
+
+def _queue_verification_mail(user: User) -> None:
+    token = _verification_serializer().dumps({"u": str(user.id), "e": user.email})
+    link = f"{current_app.config['BASE_URL'].rstrip('/')}/verify-email/{token}"
+    mail.queue(user.email, "Confirm your e-mail address / 确认您的电子邮箱",
+               f"Hello {user.name},\n\nPlease confirm that this is your address:\n{link}\n\n"
+               f"The link works for {VERIFY_TTL_SECONDS // 86400} days.\n")
+
+
+def resend_verification(user: User) -> None:
+    if user.email_verified_at is not None:
+        raise Conflict("Your e-mail address is already confirmed")
+    _queue_verification_mail(user)
+    db.session.commit()
+
+
+def verify_email(token: str) -> User:
+    try:
+        data = _verification_serializer().loads(token, max_age=VERIFY_TTL_SECONDS)
+        user = db.session.get(User, uuid.UUID(data["u"]))
+    except (BadSignature, SignatureExpired, KeyError, ValueError, TypeError) as exc:
+        raise NotFound("This confirmation link is invalid or has expired") from exc
+    # A link for an address the account no longer has proves nothing.
+    if user is None or data.get("e") != user.email:
+        raise NotFound("This confirmation link is invalid or has expired")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        _record_for_each_tenant(user, "auth.email_verified")
+        db.session.commit()
+    return user
 
 
 # ---------------------------------------------------------------- two-factor
@@ -651,7 +691,9 @@ def accept_invitation(token: str, *, user: User | None = None, name: str | None 
             raise Conflict("An account with this e-mail address exists; sign in to accept the invitation")
         _require({"name": [] if (name or "").strip() else ["Enter your name."],
                   "password": passwords.problems(password or "")})
-        user = User(email=invitation.email, name=name.strip(), password_hash=passwords.hash_password(password))
+        # The invitation link came by mail to this address: it is verified.
+        user = User(email=invitation.email, name=name.strip(), password_hash=passwords.hash_password(password),
+                    email_verified_at=utcnow())
         db.session.add(user)
         db.session.flush()
     elif user.email != invitation.email:
@@ -687,7 +729,8 @@ def join_by_sso(tenant: Tenant, *, email: str, name: str) -> User:
         if domain not in tenant.sso_domains:
             raise PermissionDenied(f"{tenant.name} does not admit {domain} addresses by single sign-on")
         if user is None:
-            user = User(email=email, name=(name or email.split("@")[0]).strip()[:120])
+            # Only called for addresses the identity provider says it verified.
+            user = User(email=email, name=(name or email.split("@")[0]).strip()[:120], email_verified_at=utcnow())
             db.session.add(user)
             db.session.flush()
         default_role = db.session.scalar(select(Role).where(Role.key == "viewer"))

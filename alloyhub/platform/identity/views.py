@@ -49,6 +49,7 @@ SERVICE_MESSAGES = (
     N_("Wrong e-mail address or password"), N_("Enter the code from your authenticator app"),
     N_("The code is wrong or has expired"), N_("The code is wrong or has expired."),
     N_("Sign in again: the sign-in took too long or was changed"),
+    N_("Your e-mail address is already confirmed"), N_("This confirmation link is invalid or has expired"),
     N_("This reset link is invalid or has expired"), N_("This reset link is invalid or has already been used"),
     N_("The current password is wrong."), N_("Two-factor sign-in is already on"),
     N_("Start setting up two-factor sign-in first"), N_("Two-factor sign-in is off"),
@@ -263,6 +264,26 @@ def _render_account(errors: dict | None = None, status: int = 200):
 @requires(perms.AUTHENTICATED)
 def account():
     return _render_account()
+
+
+@bp.get("/verify-email/<token>")
+@requires(perms.PUBLIC)
+def verify_email(token: str):
+    services.verify_email(token)
+    flash(_("Your e-mail address is confirmed."), "success")
+    return redirect(url_for("identity.account") if current_principal() else url_for("identity.sign_in"))
+
+
+@bp.post("/account/verify-email")
+@requires(perms.AUTHENTICATED)
+def resend_verification():
+    try:
+        services.resend_verification(_me())
+    except AppError as exc:
+        flash(translate_message(exc.detail), "error")
+    else:
+        flash(_("We sent you a new confirmation link."), "success")
+    return redirect(url_for("identity.account"))
 
 
 @bp.post("/account/password")

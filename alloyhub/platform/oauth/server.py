@@ -122,9 +122,7 @@ def user_info(user: User, scope: str) -> UserInfo:
             info["locale"] = user.locale
     if "email" in scopes:
         info["email"] = user.email
-        # AlloyHub has no separate e-mail verification step yet: an address
-        # is the account's sign-in name and receives its password resets.
-        info["email_verified"] = True
+        info["email_verified"] = user.email_verified_at is not None
     return info
 
 
