@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: up test install translations chromium clean
+.PHONY: up test install translations chromium agent bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(INSTALLED): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+$(INSTALLED): $(BIN)/python pyproject.toml agents/pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]' -e './agents[test]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED) translations
@@ -32,9 +32,19 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# pytest exits 5 when it collects no test; that is not a failure of the suite.
+# The platform's suite, then the agent's (its own distribution, its own tests).
+# pytest exits 5 when it collects no test; that is not a failure of a suite.
 test: install chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; \
+	cd agents && ../$(BIN)/python -m pytest -q; arc=$$?; [ $$arc -eq 5 ] && arc=0; \
+	[ $$rc -eq 0 ] && [ $$arc -eq 0 ]
+
+# The on-prem agent alone, as a plant PC would install it.
+agent: $(BIN)/python
+	$(BIN)/pip install --quiet -e ./agents
+
+bench: install
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info
