@@ -8,9 +8,7 @@ import os
 import secrets
 import uuid
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests import factories
 
@@ -34,16 +32,8 @@ def database_url(service_urls):
     """A fresh database for this run, migrated to head, dropped at the end."""
     from alloyhub.platform import migrate
 
-    base = make_url(service_urls["DATABASE_URL"]).set(drivername="postgresql+psycopg")
-    name = f"alloyhub_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin_url = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url, "alloyhub-app")
-    yield url
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    with migrate.temporary_database(service_urls["DATABASE_URL"], "alloyhub_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

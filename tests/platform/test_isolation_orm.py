@@ -6,15 +6,12 @@ tests of the run, which share the main test database, are not affected).
 """
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine, delete, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from alloyhub.platform import migrate, tenancy
@@ -28,14 +25,7 @@ SCOPED_MODELS = [Site, Role, Membership, MembershipRole, Invitation]
 @pytest.fixture(scope="module")
 def rls_free_database(service_urls):
     """A fresh database, migrated, with RLS disabled on every tenant table."""
-    base = make_url(service_urls["DATABASE_URL"]).set(drivername="postgresql+psycopg")
-    name = f"alloyhub_orm_only_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    owner_url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(owner_url, "alloyhub-app")
+    with migrate.temporary_database(service_urls["DATABASE_URL"], "alloyhub_orm_only") as owner_url:
         owner = create_engine(owner_url)
         with owner.begin() as conn:
             tables = conn.execute(text(
@@ -52,9 +42,6 @@ def rls_free_database(service_urls):
         assert set(tables) >= {t.__tablename__ for t in SCOPED_MODELS}
         assert still_on == []
         yield app_database_url(owner_url, password="alloyhub-app")
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")
