@@ -58,6 +58,19 @@ class _AppBoundSession(Session):
         return super().get_bind(mapper=mapper, clause=clause, **kwargs)
 
 
+def get_or_404(model, object_id, detail: str):
+    """The object of the current tenant with this id, or NotFound. A query,
+    not Session.get: an identity-map hit would skip the tenant criteria."""
+    from sqlalchemy import select
+
+    from .errors import NotFound
+
+    obj = db.session.scalar(select(model).where(model.id == object_id))
+    if obj is None:
+        raise NotFound(detail)
+    return obj
+
+
 class Database:
     """One engine per app, one scoped session per app context."""
 

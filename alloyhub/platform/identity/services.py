@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from .. import audit, mail, outbox, tenancy
 from .. import permissions as perms
 from ..auth import Principal
-from ..db import db, utcnow
+from ..db import db, get_or_404, utcnow
 from ..errors import Conflict, NotFound, PermissionDenied, Unauthorized, ValidationFailed
 from . import passwords
 from .models import TENANT_KINDS, Invitation, Membership, MembershipRole, Role, Site, Tenant, User
@@ -165,10 +165,7 @@ def sites_query():
 
 
 def get_site(site_id) -> Site:
-    site = db.session.scalar(select(Site).where(Site.id == site_id))
-    if site is None:
-        raise NotFound("No such site")
-    return site
+    return get_or_404(Site, site_id, "No such site")
 
 
 def create_site(*, name: str, code: str, address: str | None = None, timezone: str = "Asia/Shanghai") -> Site:
@@ -502,10 +499,7 @@ def roles_query():
 
 
 def get_role(role_id) -> Role:
-    role = db.session.scalar(select(Role).where(Role.id == role_id))
-    if role is None:
-        raise NotFound("No such role")
-    return role
+    return get_or_404(Role, role_id, "No such role")
 
 
 def _check_permissions(names: list[str]) -> list[str]:
@@ -566,10 +560,7 @@ def members_query(status: str | None = None):
 
 
 def get_membership(membership_id) -> Membership:
-    membership = db.session.scalar(select(Membership).where(Membership.id == membership_id))
-    if membership is None:
-        raise NotFound("No such member")
-    return membership
+    return get_or_404(Membership, membership_id, "No such member")
 
 
 def _active_owner_count() -> int:
@@ -628,10 +619,7 @@ def invitations_query(pending_only: bool = True):
 
 
 def get_invitation(invitation_id) -> Invitation:
-    invitation = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id))
-    if invitation is None:
-        raise NotFound("No such invitation")
-    return invitation
+    return get_or_404(Invitation, invitation_id, "No such invitation")
 
 
 def invite(*, email: str, role_id, base_url: str) -> tuple[Invitation, str]:

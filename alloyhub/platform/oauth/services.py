@@ -22,7 +22,7 @@ from sqlalchemy import select
 from .. import audit, tenancy
 from .. import permissions as perms
 from ..auth import Principal
-from ..db import db, utcnow
+from ..db import db, get_or_404, utcnow
 from ..errors import NotFound, PermissionDenied, ValidationFailed
 from ..identity import services as identity
 from .hashing import hash_secret, secrets_equal  # noqa: F401 - re-exported for the room
@@ -111,10 +111,7 @@ def clients_query():
 
 
 def get_client(client_pk) -> OAuthClient:
-    client = db.session.scalar(select(OAuthClient).where(OAuthClient.id == client_pk))
-    if client is None:
-        raise NotFound("No such OAuth client")
-    return client
+    return get_or_404(OAuthClient, client_pk, "No such OAuth client")
 
 
 def _redirect_problems(uris: list[str]) -> list[str]:
