@@ -20,7 +20,7 @@ def alembic_config(database_url: str, app_db_password: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, app_db_password: str, revision: str = "head") -> None:
+def upgrade(database_url: str, app_db_password: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(database_url, app_db_password), revision)
 
 
