@@ -18,9 +18,10 @@ $(INSTALLED): $(BIN)/python pyproject.toml agents/pyproject.toml
 
 install: $(INSTALLED) translations
 
+# The platform's catalogue and every room's own (alloyhub/**/translations).
 translations: $(INSTALLED)
-	$(BIN)/pybabel compile --use-fuzzy -d alloyhub/platform/i18n/translations -f >/dev/null 2>&1 || \
-	  $(BIN)/pybabel compile -d alloyhub/platform/i18n/translations
+	@for dir in $$(find alloyhub -type d -name translations | sort); do \
+	  $(BIN)/pybabel compile -q -d $$dir || exit 1; done
 
 up: install
 	$(BIN)/alloyhub up

@@ -10,6 +10,11 @@ MODULES = [
     "alloyhub.platform.identity.module",
     "alloyhub.platform.oauth.module",
     "alloyhub.platform.exports",
+    "alloyhub.platform.billing.module",
+    "alloyhub.tenants.agents.module",
+    "alloyhub.tenants.telemetry.module",
+    "alloyhub.tenants.alarms.module",
+    "alloyhub.tenants.live.module",
 ]
 
 

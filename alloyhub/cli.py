@@ -1,4 +1,4 @@
-"""The `alloyhub` command: up, seed, web, worker, db."""
+"""The `alloyhub` command: up, seed, web, worker, ingest, db."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,13 @@ def cmd_worker(args) -> None:
     jobs.run_worker(_app(), burst=args.burst)
 
 
+def cmd_ingest(args) -> None:
+    from alloyhub.tenants.telemetry import ingest
+
+    ingest.run(_app(), client_id=args.client_id, share_group=args.share_group,
+               receive_maximum=args.receive_maximum)
+
+
 def cmd_web(args) -> None:
     _app().run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 
@@ -49,6 +56,32 @@ def cmd_seed(args) -> None:
     print(seed.format_logins())
 
 
+def cmd_billing_sync(args) -> int:
+    from alloyhub.platform.billing import stripe_client
+
+    app = _app()
+    with app.app_context():
+        if not app.config.get("STRIPE_API_KEY"):
+            print("STRIPE_API_KEY is not set: billing is off, plans are assigned in the operator admin.")
+            return 1
+        created = stripe_client.sync_catalogue()
+    print("\n".join(f"created {item}" for item in created) or "Stripe has every product and price already.")
+    return 0
+
+
+def cmd_broker_setup(args) -> int:
+    from alloyhub.tenants.agents import broker
+
+    app = _app()
+    access = broker.access_for(app.config)
+    if not access.enabled:
+        print(f"Broker access control is off: {access.status()['reason']}.")
+        return 1
+    access.ensure_service_client()
+    print(f"The broker's service client {app.config['MQTT_SERVICE_USERNAME']} and its role are in place.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="alloyhub", description="AlloyHub platform")
@@ -63,6 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     worker.set_defaults(func=cmd_worker)
 
+    ingest = sub.add_parser("ingest", help="consume telemetry from the MQTT broker into PostgreSQL")
+    ingest.add_argument("--client-id", default=None,
+                        help="MQTT client id, stable across restarts so the broker resumes the session "
+                             "(default: $INGEST_CLIENT_ID or ingest-<hostname>)")
+    ingest.add_argument("--share-group", default="ingest",
+                        help="shared-subscription group; the processes of one group split the load")
+    ingest.add_argument("--receive-maximum", type=int, default=10_000,
+                        help="unacknowledged messages the broker may hand this process (1-65535)")
+    ingest.set_defaults(func=cmd_ingest)
+
     web = sub.add_parser("web", help="run the web server (development; use gunicorn wsgi:app in production)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=5000)
@@ -76,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
 
     seed_cmd = sub.add_parser("seed", help="add the demo companies and people (idempotent)")
     seed_cmd.set_defaults(func=cmd_seed)
+
+    billing = sub.add_parser("billing", help="Stripe billing").add_subparsers(dest="billing_command", required=True)
+    billing.add_parser("sync", help="create Stripe products and prices from the plans (idempotent)"
+                       ).set_defaults(func=cmd_billing_sync)
+
+    broker_cmd = sub.add_parser("broker", help="MQTT broker access control (Mosquitto dynamic security)"
+                                ).add_subparsers(dest="broker_command", required=True)
+    broker_cmd.add_parser("setup", help="create or update the platform's service client and role (idempotent)"
+                          ).set_defaults(func=cmd_broker_setup)
 
     args = parser.parse_args(argv)
     return args.func(args) or 0

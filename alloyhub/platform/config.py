@@ -42,6 +42,17 @@ def load(overrides: dict | None = None) -> dict:
         "APP_DB_PASSWORD": app_password,
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "MQTT_URL": _env("MQTT_URL", "mqtt://127.0.0.1:1883"),
+        # Broker access control (Mosquitto dynamic security): the dynsec admin,
+        # as a URL with credentials or as separate settings; unset = off.
+        "MQTT_ADMIN_URL": _env("MQTT_ADMIN_URL"),
+        "MQTT_ADMIN_USERNAME": _env("MQTT_ADMIN_USERNAME"),
+        "MQTT_ADMIN_PASSWORD": _env("MQTT_ADMIN_PASSWORD"),
+        # The platform's own broker client (ingest, down-link) when access control is on.
+        "MQTT_SERVICE_USERNAME": _env("MQTT_SERVICE_USERNAME", "alloyhub-ingest"),
+        "MQTT_SERVICE_PASSWORD": _env("MQTT_SERVICE_PASSWORD"),
+        # What enrolled agents are told to connect to (and the CA they should trust).
+        "MQTT_PUBLIC_URL": _env("MQTT_PUBLIC_URL"),
+        "MQTT_CA_FILE": _env("MQTT_CA_FILE"),
         "BASE_URL": _env("BASE_URL", "http://127.0.0.1:5000"),
         "MAIL_SERVER": _env("MAIL_SERVER"),
         "MAIL_PORT": int(_env("MAIL_PORT", "25")),
@@ -68,6 +79,12 @@ def load(overrides: dict | None = None) -> dict:
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
         "OPENAPI_SWAGGER_UI_URL": "/static/web/vendor/swagger-ui/",  # vendored: /api/docs works offline
         "ALLOW_INSECURE_OIDC": _env("ALLOW_INSECURE_OIDC", "0") == "1",
+        # Billing: off (plans assigned by the operator) unless STRIPE_API_KEY is set.
+        "STRIPE_API_KEY": _env("STRIPE_API_KEY"),
+        "STRIPE_WEBHOOK_SECRET": _env("STRIPE_WEBHOOK_SECRET"),
+        "STRIPE_API_BASE": _env("STRIPE_API_BASE", "https://api.stripe.com"),
+        "BILLING_GRACE_DAYS": int(_env("BILLING_GRACE_DAYS", "14")),
+        "BILLING_CURRENCY": _env("BILLING_CURRENCY", "cny"),
     }
     if overrides:
         cfg.update(overrides)

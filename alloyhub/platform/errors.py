@@ -46,6 +46,13 @@ class Conflict(AppError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class PlanRequired(AppError):
+    """The company's plan does not include a module, or a limit is reached.
+    Raised with extras `module` (or `limit`) and `cheapest_plan`."""
+
+    status, slug, title = 403, "plan-required", "Your plan does not include this"
+
+
 class UnsupportedMediaType(AppError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 

@@ -58,6 +58,20 @@ def job(queue_name: str = "default"):
     return decorator
 
 
+# Periodic checks the worker runs in a loop of their own: name -> (function, seconds).
+PERIODIC: dict[str, tuple] = {}
+
+
+def every(seconds: float):
+    """Declare a periodic job: the worker calls it (in an app context) every `seconds`."""
+
+    def decorator(fn):
+        PERIODIC[f"{fn.__module__}.{fn.__name__}"] = (fn, seconds)
+        return fn
+
+    return decorator
+
+
 def run_worker(app, *, burst: bool = False, relay_interval: float = 1.0) -> None:
     """`alloyhub worker`: an RQ worker plus the outbox relay, in one process."""
     from rq import Worker
@@ -65,6 +79,8 @@ def run_worker(app, *, burst: bool = False, relay_interval: float = 1.0) -> None
     stop = threading.Event()
     relay = threading.Thread(target=_relay_loop, args=(app, stop, relay_interval), name="outbox-relay", daemon=True)
     relay.start()
+    if not burst:
+        threading.Thread(target=_periodic_loop, args=(app, stop), name="periodic", daemon=True).start()
     try:
         with app.app_context():
             worker = Worker([queue(n) for n in QUEUES], connection=redis())
@@ -86,3 +102,18 @@ def _relay_loop(app, stop: threading.Event, interval: float) -> None:
             delivered = 0
         if not delivered:
             stop.wait(interval)
+
+
+def _periodic_loop(app, stop: threading.Event) -> None:
+    due: dict[str, float] = {}
+    while not stop.is_set():
+        for name, (fn, seconds) in list(PERIODIC.items()):
+            if time.monotonic() < due.get(name, 0):
+                continue
+            due[name] = time.monotonic() + seconds
+            try:
+                with app.app_context():
+                    fn()
+            except Exception:  # a failing check runs again next time
+                log.exception("periodic job %s failed", name)
+        stop.wait(1.0)

@@ -22,9 +22,28 @@ AUTHENTICATED = "authenticated"
 PUBLIC = "public"
 
 
-def register(name: str, description: str) -> str:
+def register(name: str, description: str, roles: tuple[str, ...] = ()) -> str:
+    """Register a permission; `roles` names the built-in roles (besides owner
+    and admin, which hold everything) that a new tenant grants it to, so a
+    room declares its own role grants without editing this file."""
     REGISTRY[name] = Permission(name, description)
+    for role in roles:
+        granted = BUILTIN_ROLES[role][1]
+        if name not in granted:
+            granted.append(name)
     return name
+
+
+# key -> (display name, permissions); "*" means every registered permission.
+BUILTIN_ROLES: dict[str, tuple[str, list[str]]] = {
+    "owner": ("Owner", ["*"]),
+    "admin": ("Administrator", ["*"]),
+    "planner": ("Planner", ["tenant.read", "members.read", "telemetry.read", "alarms.read"]),
+    "operator": ("Operator", ["tenant.read", "telemetry.read", "alarms.read", "alarms.ack"]),
+    "quality": ("Quality engineer", ["tenant.read", "telemetry.read", "alarms.read"]),
+    "maintenance": ("Maintenance engineer", ["tenant.read", "telemetry.read", "alarms.read", "alarms.ack"]),
+    "viewer": ("Viewer", ["tenant.read", "telemetry.read", "alarms.read"]),
+}
 
 
 TENANT_READ = register("tenant.read", "See the company profile and its sites")
@@ -33,17 +52,6 @@ MEMBERS_READ = register("members.read", "See members, roles and invitations")
 MEMBERS_ADMIN = register("members.admin", "Invite, deactivate members and edit roles")
 TOKENS_ADMIN = register("tokens.admin", "Manage OAuth clients of the company")
 AUDIT_READ = register("audit.read", "Read the audit log")
-
-# key -> (display name, permissions); "*" means every registered permission.
-BUILTIN_ROLES: dict[str, tuple[str, list[str]]] = {
-    "owner": ("Owner", ["*"]),
-    "admin": ("Administrator", ["*"]),
-    "planner": ("Planner", [TENANT_READ, MEMBERS_READ]),
-    "operator": ("Operator", [TENANT_READ]),
-    "quality": ("Quality engineer", [TENANT_READ]),
-    "maintenance": ("Maintenance engineer", [TENANT_READ]),
-    "viewer": ("Viewer", [TENANT_READ]),
-}
 
 
 def expand(perms: list[str]) -> set[str]:

@@ -45,6 +45,7 @@ class Company:
     members: tuple[tuple[Person, str], ...] = ()       # (person, built-in role key)
     extra_sites: tuple[DemoSite, ...] = ()
     pending_invitations: tuple[tuple[str, str], ...] = ()  # (e-mail, role key)
+    plan: str | None = None  # billing plan; None keeps the sign-up default (Trial / Partner)
 
 
 # Chen Jing, the group's quality lead, works for both plants: the person who
@@ -65,6 +66,7 @@ COMPANIES: tuple[Company, ...] = (
             (Person("孙浩 Sun Hao", "sun.hao@eastchina-al.example.com"), "maintenance"),
         ),
         pending_invitations=(("new.operator@eastchina-al.example.com", "operator"),),
+        plan="professional",
     ),
     Company(
         name="江南铜材 Jiangnan Copper", kind="plant",
@@ -76,6 +78,7 @@ COMPANIES: tuple[Company, ...] = (
             (CHEN_JING, "quality"),
             (Person("郑凯 Zheng Kai", "zheng.kai@jiangnan-copper.example.com"), "maintenance"),
         ),
+        plan="starter",
     ),
     Company(
         name="Precision Bearings Supply", kind="supplier",
@@ -90,6 +93,11 @@ COMPANIES: tuple[Company, ...] = (
         members=((Person("Erik Larsen", "erik.larsen@rollingmill-diagnostics.example.com"), "maintenance"),),
     ),
 )
+
+
+# AlloyHub's own staff: assigns plans in the operator admin (/operator/tenants)
+# when Stripe billing is off, as it is in the embedded demo.
+OPERATOR = Person("AlloyHub Operator", "operator@alloyhub.example.com")
 
 
 @dataclass
@@ -129,7 +137,9 @@ def format_logins() -> str:
         return "  ".join(cell + " " * (w - _display_width(cell)) for cell, w in zip(row, widths)).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows[1:])])
+    operator = (f"\nPlatform operator (no company; plans at /operator/tenants): "
+                f"{OPERATOR.email} / {DEMO_PASSWORD}")
+    return "\n".join([line(header), rule, *(line(r) for r in rows[1:])]) + "\n" + operator
 
 
 def _display_width(text: str) -> int:
@@ -141,7 +151,38 @@ def seed(base_url: str = "http://127.0.0.1:5000") -> SeedReport:
     report = SeedReport()
     for company in COMPANIES:
         _seed_company(company, base_url, report)
+    _seed_operator(report)
     return report
+
+
+def _seed_operator(report: SeedReport) -> None:
+    """A platform staff account, unless the platform has one already."""
+    from .identity import passwords
+
+    if db.session.scalar(select(User.id).where(User.is_platform_staff.is_(True)).limit(1)) is not None:
+        return
+    user = services.user_by_email(OPERATOR.email)
+    if user is None:
+        user = User(email=OPERATOR.email, name=OPERATOR.name, password_hash=passwords.hash_password(DEMO_PASSWORD))
+        db.session.add(user)
+    user.is_platform_staff = True
+    db.session.commit()
+    report.created.append(f"platform operator {OPERATOR.email}")
+
+
+def _seed_plan(tenant: Tenant, company: Company, report: SeedReport) -> None:
+    """The demo plan, set as the operator would; a plan changed since (by the
+    operator or Stripe) is left alone."""
+    from .billing import services as billing
+
+    if company.plan is None:
+        return
+    with tenancy.system_context(db.session):
+        sub = billing.subscription_of(tenant.id)
+        wanted = sub.source == "signup" and sub.plan_key != company.plan
+    if wanted:
+        billing.override_plan(tenant.id, company.plan, reason="demo data")
+        report.created.append(f"plan {company.plan} for {company.name}")
 
 
 def _seed_company(company: Company, base_url: str, report: SeedReport) -> None:
@@ -163,6 +204,7 @@ def _seed_company(company: Company, base_url: str, report: SeedReport) -> None:
         _seed_sites(company, report)
     for person, role_key in company.members:
         _seed_member(tenant, owner, person, role_key, base_url, report)
+    _seed_plan(tenant, company, report)
     with tenancy.scoped(tenant.id, owner.id, session=db.session):
         for email, role_key in company.pending_invitations:
             if db.session.scalar(services.invitations_query(pending_only=False).where(Invitation.email == email)):

@@ -95,8 +95,11 @@ def upgrade() -> None:
     op.create_index(op.f('ix_agent_tags_tenant_id'), 'agent_tags', ['tenant_id'], unique=False)
 
     op.execute(rls.grant_tables(TABLES))
-    for table in ["agents", "agent_tags", "agent_commands"]:
+    for table in ["agent_tags", "agent_commands"]:
         op.execute(rls.enable(table))
+    # The ingest process learns an agent's tenant from its id (the MQTT topic)
+    # before it can scope anything: agents are readable in system context.
+    op.execute(rls.enable("agents", extra_using="app_is_system()"))
     # Enrolment tokens are looked up by their secret before the tenant is known.
     op.execute(rls.enable("agent_enrollment_tokens", extra_using="app_is_system()"))
 

@@ -8,47 +8,21 @@ whose id argument has no factory below fails the test until one is added.
 from __future__ import annotations
 
 import secrets
-from typing import Callable
 
 import pytest
-from flask import g
 from werkzeug.routing import IntegerConverter, UUIDConverter
 
-from alloyhub.platform import auth, tenancy
+from alloyhub.platform import auth
 from alloyhub.platform.db import db
 from tests.factories import ApiClient, MadeTenant
+from tests.probe import BODIES, FACTORIES, NOT_OBJECT_IDS, factory, load_room_factories
+from tests.probe import as_owner as _as_owner
+from tests.probe import pop as _pop
 
-# ------------------------------------------------------------------ factories
-# Each makes one object of the kind the argument names, in tenant `made`
-# (as its owner), and returns the value to put in the URL.
-Factory = Callable[[object, MadeTenant], object]
-FACTORIES: dict[str, Factory] = {}
-
-
-def factory(*arg_names: str):
-    def register(fn: Factory) -> Factory:
-        for name in arg_names:
-            FACTORIES[name] = fn
-        return fn
-
-    return register
-
-
-def _as_owner(app, made: MadeTenant):
-    """An app and request context acting as the owner of `made`, with every permission."""
-    from alloyhub.platform import permissions as perms
-
-    ctx = app.test_request_context()
-    ctx.push()
-    g.principal = auth.Principal(user_id=made.owner_id, tenant_id=made.tenant_id,
-                                 permissions=frozenset(perms.REGISTRY), via="session")
-    tenancy.set_scope(made.tenant_id, made.owner_id)
-    return ctx
-
-
-def _pop(ctx) -> None:
-    tenancy.set_scope(None, None)
-    ctx.pop()
+# Factories: each makes one object of the kind the route argument names, in
+# tenant `made` (as its owner), and returns the value to put in the URL. The
+# platform's are below; a room registers its own in
+# tests/<room>/probe_factories.py (loaded by tests.probe.load_room_factories).
 
 
 @factory("site_id")
@@ -133,17 +107,106 @@ def make_oauth_client(app, made):
         _pop(ctx)
 
 
-# Route arguments that are not ids of tenant-owned objects, and why.
-NOT_OBJECT_IDS = {
+@factory("tenant_id")
+def make_tenant(app, made):
+    # Operator routes (platform staff only) take a company's id; to anyone
+    # else they answer 404 like any object one may not see.
+    return made.tenant_id
+
+
+def _make_agent(app, made, *, configured: bool = False):
+    from alloyhub.tenants.agents import services as agents
+
+    agent, _secret, _token = agents.create_agent(name="Probe agent")
+    if configured:
+        agent.status = "active"  # as if enrolled: commands need an active agent
+        agents.set_config(agent, {"sources": [{"name": "sim", "kind": "simulator"}], "allow_write": []})
+    return agent
+
+
+@factory("agent_id")
+def make_agent(app, made):
+    ctx = _as_owner(app, made)
+    try:
+        return _make_agent(app, made).id
+    finally:
+        _pop(ctx)
+
+
+@factory("tag_id")
+def make_agent_tag(app, made):
+    from alloyhub.tenants.agents import services as agents
+
+    ctx = _as_owner(app, made)
+    try:
+        return agents.add_tag(_make_agent(app, made), tag="probe.tag").id
+    finally:
+        _pop(ctx)
+
+
+@factory("command_id")
+def make_agent_command(app, made):
+    from alloyhub.tenants.agents import services as agents
+
+    ctx = _as_owner(app, made)
+    try:
+        return agents.request_command(_make_agent(app, made, configured=True), kind="restart_source",
+                                      source="sim").id
+    finally:
+        _pop(ctx)
+
+
+def _make_alarm_rule(app, made):
+    from alloyhub.tenants.alarms import services as alarms
+
+    return alarms.create_rule(agent_id=_make_agent(app, made).id, tag="probe.tag", name="Probe", kind="high",
+                              limit=1.0)
+
+
+@factory("rule_id")
+def make_alarm_rule(app, made):
+    ctx = _as_owner(app, made)
+    try:
+        return _make_alarm_rule(app, made).id
+    finally:
+        _pop(ctx)
+
+
+@factory("alarm_id")
+def make_alarm(app, made):
+    ctx = _as_owner(app, made)
+    try:
+        return _make_alarm_rule(app, made).alarm.id
+    finally:
+        _pop(ctx)
+
+
+@factory("window_id")
+def make_maintenance_window(app, made):
+    from alloyhub.tenants.alarms import services as alarms
+
+    ctx = _as_owner(app, made)
+    try:
+        return alarms.start_maintenance(_make_agent(app, made).id, 1.0, "probe").id
+    finally:
+        _pop(ctx)
+
+
+NOT_OBJECT_IDS.update({
     "filename": "static files",
     "code": "a language code",
     "slug": "a company's public slug, to start its single sign-on",
     "token": "a secret link token (invitation, password reset): whoever holds it may use it",
-}
+})
 
-# Request bodies that pass argument parsing, so the answer reflects the lookup
-# (keyed by endpoint and method; the default is an empty object).
-BODIES: dict[tuple[str, str], dict] = {}
+BODIES.update({
+    ("agents_api.AgentConfig", "PUT"): {"sources": []},
+    ("agents_api.AgentTags", "POST"): {"tag": "probe.other"},
+    ("agents_api.AgentCommands", "POST"): {"kind": "restart_source", "source": "sim"},
+    ("alarms_api.AlarmShelve", "POST"): {"reason": "probe", "minutes": 5},
+})
+
+load_room_factories()
 
 PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

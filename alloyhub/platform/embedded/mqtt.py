@@ -5,7 +5,11 @@ for anything else)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import secrets
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 from typing import Callable
@@ -16,6 +20,16 @@ from . import _process
 def mosquitto_binary() -> str | None:
     # Debian installs it in /usr/sbin, which is not on every user's PATH.
     return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+DYNSEC_PLUGINS = ("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+                  "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+                  "/usr/lib/mosquitto_dynamic_security.so", "/usr/local/lib/mosquitto_dynamic_security.so")
+DYNSEC_ADMIN = "admin"
+
+
+def dynsec_plugin() -> str | None:
+    return next((p for p in DYNSEC_PLUGINS if os.path.exists(p)), None)
 
 
 def broker_for(data_dir: Path, port: Callable[[], int], *, prefer_mosquitto: bool = True):
@@ -44,13 +58,17 @@ class Mosquitto:
         if old is not None:
             _process.stop_process(old)
         self.port = self._choose_port()
+        dynsec = self._dynamic_security()
         account = self._account()
         lines = [
             "# Written by alloyhub at each start; edits are lost.",
             f"listener {self.port} {_process.HOST}",
-            # Loopback only, for the demo; production brokers authenticate
-            # each agent and limit it to its own topics (see DESIGN.md).
+            # Loopback only, for the demo: anonymous clients (the platform's
+            # own processes, a demo agent) may do anything; enrolled agents
+            # log in and the dynamic-security plugin limits each to its own
+            # topics, as in production (where anonymous access is off).
             "allow_anonymous true",
+            *dynsec,
             "persistence true",
             f"persistence_location {self.data_dir}/",
             "autosave_interval 60",
@@ -66,6 +84,35 @@ class Mosquitto:
         _process.write_pid(self.pid_file, self.proc.pid)
         _process.wait_for_port(self.port, 20, self.proc)
         return self.url
+
+    def _dynamic_security(self) -> list[str]:
+        """Load the dynamic-security plugin with an admin account kept in the
+        data directory, and hand its credentials to the platform (through the
+        environment the web, worker and ingest children inherit), so that
+        enrolling an agent creates its broker client and role. Without the
+        plugin the broker stays open and the platform says access control is off."""
+        plugin = dynsec_plugin()
+        ctrl = shutil.which("mosquitto_ctrl") or shutil.which("mosquitto_ctrl", path="/usr/bin:/usr/local/bin")
+        if plugin is None or ctrl is None:
+            return []
+        state = self.data_dir / "dynamic-security.json"
+        secret = self.data_dir / "dynsec-admin-password"
+        if not state.exists() or not secret.exists():
+            state.unlink(missing_ok=True)
+            password = secrets.token_urlsafe(24)
+            subprocess.run([ctrl, "dynsec", "init", str(state), DYNSEC_ADMIN, password], check=True,
+                           capture_output=True)
+            # Anonymous clients keep the open demo broker's rights; roles
+            # (each agent's) deny everything outside their own topics.
+            doc = json.loads(state.read_text())
+            doc["defaultACLAccess"] = {"publishClientSend": True, "publishClientReceive": True,
+                                       "subscribe": True, "unsubscribe": True}
+            state.write_text(json.dumps(doc, indent=2))
+            secret.write_text(password)
+            secret.chmod(0o600)
+        os.environ.setdefault("MQTT_ADMIN_USERNAME", DYNSEC_ADMIN)
+        os.environ.setdefault("MQTT_ADMIN_PASSWORD", secret.read_text().strip())
+        return [f"plugin {plugin}", f"plugin_opt_config_file {state}"]
 
     def _account(self):
         """As root, Mosquitto runs as the `mosquitto` user (Debian's package

@@ -67,6 +67,10 @@ def run(host: str = "127.0.0.1", port: int = 5000) -> int:
 
         children["web"] = _process.spawn(_gunicorn_args(host, port), env=_child_env())
         children["worker"] = _process.spawn([sys.executable, "-m", "alloyhub.cli", "worker"], env=_child_env())
+        # One ingest: telemetry from the broker into PostgreSQL. A fixed client id,
+        # so a restarted `up` resumes the broker session and gets what was queued.
+        children["ingest"] = _process.spawn([sys.executable, "-m", "alloyhub.cli", "ingest", "--client-id",
+                                             "ingest-embedded"], env=_child_env())
         _wait_for_web(f"http://{shown_host}:{port}/signin", children)
         _wait_for_outbox(children)
         _banner(base_url, var_dir)

@@ -1,9 +1,11 @@
 """Chinese and English through flask-babel. The person picks; otherwise the
 browser's Accept-Language decides.
 
-Catalogues live in translations/<code>/LC_MESSAGES/messages.po (+ the compiled
-.mo, kept in the repository so a plain install works); babel.cfg says how to
-extract the strings.
+The platform's catalogue lives in translations/<code>/LC_MESSAGES/messages.po
+(+ the compiled .mo, kept in the repository so a plain install works); babel.cfg
+says how to extract the strings. A room may ship its own catalogue beside its
+code (`<room>/translations/zh_CN/LC_MESSAGES/messages.po`): it is merged over
+the platform's, so rooms add their strings without touching a shared file.
 """
 from __future__ import annotations
 
@@ -27,9 +29,25 @@ def select_locale() -> str:
     return chosen
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def catalogue_dirs() -> list[str]:
+    """The platform's catalogue first, then every room's, in a stable order."""
+    rooms = sorted(str(p) for p in PACKAGE_ROOT.glob("**/translations")
+                   if p.is_dir() and str(p) != str(Path(TRANSLATIONS_DIR).resolve()))
+    return [TRANSLATIONS_DIR, *rooms]
+
+
 @functools.cache
 def catalogue(code: str) -> support.Translations:
-    return support.Translations.load(TRANSLATIONS_DIR, [code], "messages")
+    dirs = catalogue_dirs()
+    merged = support.Translations.load(dirs[0], [code], "messages")
+    for directory in dirs[1:]:
+        room = support.Translations.load(directory, [code], "messages")
+        if isinstance(room, support.Translations):  # a NullTranslations when the room has no such language
+            merged.merge(room)
+    return merged
 
 
 class _CatalogueDomain(Domain):

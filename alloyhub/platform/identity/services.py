@@ -43,6 +43,33 @@ class SecondFactorRequired(Unauthorized):
         self.user = user
 
 
+# ---------------------------------------------------------------- plug-in points
+
+# Other platform rooms plug in here so identity needs no knowledge of them
+# (billing gives a new company its plan and guards the plan's limits).
+# Both run synchronously inside the caller's transaction: a company is never
+# committed without what the hooks add, and a refused limit adds nothing.
+_tenant_created_hooks: list = []
+_quota_guards: list = []
+
+
+def on_tenant_created(fn):
+    """Register fn(tenant), called in the new tenant's scope before commit."""
+    _tenant_created_hooks.append(fn)
+    return fn
+
+
+def quota_guard(fn):
+    """Register fn(tenant_id, resource, adding); it raises to refuse the addition."""
+    _quota_guards.append(fn)
+    return fn
+
+
+def _check_quota(resource: str, adding: int = 1, tenant_id=None) -> None:
+    for guard in _quota_guards:
+        guard(tenant_id or tenancy.current_tenant_id(), resource, adding)
+
+
 # ---------------------------------------------------------------- helpers
 
 def normalise_email(raw: str) -> str:
@@ -103,6 +130,8 @@ def create_tenant(name: str, kind: str, site_name: str | None, owner: User, site
         db.session.flush()
         db.session.add(MembershipRole(membership_id=membership.id, role_id=roles["owner"].id))
         audit.record("tenant.created", target=tenant, name=name, kind=kind)
+        for hook in _tenant_created_hooks:
+            hook(tenant)
         outbox.publish("tenant.created", {"tenant_id": str(tenant.id), "name": name, "kind": kind})
     return tenant
 
@@ -174,6 +203,7 @@ def create_site(*, name: str, code: str, address: str | None = None, timezone: s
               "code": [] if code else ["Enter a short site code."]})
     if db.session.scalar(select(Site).where(Site.code == code)):
         raise ValidationFailed(errors={"code": ["Another site already uses this code."]})
+    _check_quota("sites")
     site = Site(name=name.strip(), code=code, address=address, timezone=timezone or "Asia/Shanghai")
     db.session.add(site)
     db.session.flush()
@@ -602,6 +632,8 @@ def set_member_status(membership: Membership, status: str) -> Membership:
         return membership
     if status == "deactivated" and _is_owner(membership) and _active_owner_count() <= 1:
         raise Conflict("The last owner cannot be deactivated")
+    if status == "active":
+        _check_quota("users")
     membership.status = status
     audit.record(f"member.{'deactivated' if status == 'deactivated' else 'reactivated'}",
                  target=membership, user=membership.user.email)
@@ -631,6 +663,7 @@ def invite(*, email: str, role_id, base_url: str) -> tuple[Invitation, str]:
     if existing and db.session.scalar(select(Membership).where(Membership.user_id == existing.id)):
         raise Conflict("This person is already a member")
     pending = db.session.scalar(invitations_query().where(Invitation.email == email))
+    _check_quota("users")
     if pending is not None:
         pending.revoked_at = utcnow()
     token = secrets.token_urlsafe(32)
@@ -679,6 +712,7 @@ def accept_invitation(token: str, *, user: User | None = None, name: str | None 
             raise Conflict("An account with this e-mail address exists; sign in to accept the invitation")
         _require({"name": [] if (name or "").strip() else ["Enter your name."],
                   "password": passwords.problems(password or "")})
+        _check_quota("users", tenant_id=tenant.id)  # before the account exists: nothing half-made
         # The invitation link came by mail to this address: it is verified.
         user = User(email=invitation.email, name=name.strip(), password_hash=passwords.hash_password(password),
                     email_verified_at=utcnow())
@@ -688,6 +722,8 @@ def accept_invitation(token: str, *, user: User | None = None, name: str | None 
         raise PermissionDenied(f"This invitation is for {invitation.email}; sign in with that address")
     with tenancy.scoped(tenant.id, user.id, session=db.session):
         membership = db.session.scalar(select(Membership).where(Membership.user_id == user.id))
+        if membership is None or membership.status != "active":
+            _check_quota("users", tenant_id=tenant.id)
         if membership is None:
             membership = Membership(user_id=user.id)
             db.session.add(membership)
@@ -721,6 +757,7 @@ def join_by_sso(tenant: Tenant, *, email: str, name: str) -> User:
             user = User(email=email, name=(name or email.split("@")[0]).strip()[:120], email_verified_at=utcnow())
             db.session.add(user)
             db.session.flush()
+        _check_quota("users", tenant_id=tenant.id)
         default_role = db.session.scalar(select(Role).where(Role.key == "viewer"))
         membership = Membership(user_id=user.id)
         db.session.add(membership)

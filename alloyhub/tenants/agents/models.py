@@ -3,17 +3,19 @@ storage lives in the telemetry room."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from alloyhub.platform.db import Base, IdMixin, TimestampMixin
+from alloyhub.platform.db import Base, IdMixin, TimestampMixin, utcnow
 from alloyhub.platform.tenancy import TenantScoped
 
 AGENT_STATES = ("pending", "active", "revoked")
+# The agent sends its state every 10 s by default; a few missed ones = offline.
+ONLINE_WINDOW = timedelta(minutes=3)
 
 
 class Agent(IdMixin, TimestampMixin, TenantScoped, Base):
@@ -37,6 +39,14 @@ class Agent(IdMixin, TimestampMixin, TenantScoped, Base):
     allow_write: Mapped[list[str]] = mapped_column(ARRAY(String(200)), nullable=False, default=list)
     # The last retained state message (health, buffer depth, dropped, sources).
     health: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+    @property
+    def online(self) -> bool:
+        """Its last state said online and is recent: a broker that went away
+        delivers no Last Will, so a silent agent counts as offline."""
+        if self.status != "active" or self.last_seen_at is None or not (self.health or {}).get("online"):
+            return False
+        return utcnow() - self.last_seen_at < ONLINE_WINDOW
 
     @property
     def mqtt_username(self) -> str:

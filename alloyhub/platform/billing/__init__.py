@@ -1,0 +1,1 @@
+"""Plans, module entitlements, usage metering, Stripe billing and the operator's admin."""

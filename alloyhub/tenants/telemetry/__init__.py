@@ -1,0 +1,1 @@
+"""Edge agents, their tags, ingestion of their telemetry, rollups and alarms."""

@@ -1,0 +1,50 @@
+"""Who hears about stored points. The alarms room registers a handler:
+
+    from alloyhub.tenants.telemetry import hooks
+
+    @hooks.on_points
+    def evaluate(tenant_id, agent_id, points): ...
+
+After each committed write the ingest calls every handler with
+(tenant_id, agent_id, points), points being dicts {"tag", "ts" (aware
+datetime), "v", "q"}, q as the agent sent it ("good", "uncertain", "bad"
+from alloyhub-agent; an OPC classic code such as 192 from other publishers).
+Only points newly stored, never a skipped duplicate.
+A handler that raises is logged and skipped; it never stops the ingest.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[object, object, list[dict]], None]
+_handlers: list[Handler] = []
+
+
+def on_points(fn: Handler) -> Handler:
+    if fn not in _handlers:
+        _handlers.append(fn)
+    return fn
+
+
+def remove(fn: Handler) -> None:
+    if fn in _handlers:
+        _handlers.remove(fn)
+
+
+def has_handlers() -> bool:
+    return bool(_handlers)
+
+
+def dispatch(tenant_id, agent_id, points: list[dict]) -> int:
+    """Call every handler; returns how many failed."""
+    failed = 0
+    for fn in list(_handlers):
+        try:
+            fn(tenant_id, agent_id, points)
+        except Exception:  # a broken handler must not stop the ingest
+            failed += 1
+            log.exception("telemetry points handler %r failed", getattr(fn, "__qualname__", fn))
+    return failed

@@ -1,0 +1,10 @@
+"""Telemetry storage is plain SQL (migration 0004): a table partitioned by
+day, written with COPY by the ingest (storage.py), read with set-based
+queries (services.py); no ORM objects per point. The tables, for reference:
+
+- telemetry_points (tenant_id, agent_id, tag, ts, v, v_text, q, received_at), RANGE(ts) daily
+- telemetry_batches (tenant_id, agent_id, seq, points, stored_at): stored seqs above the mark
+- telemetry_seq_marks (tenant_id, agent_id, low_water): every seq <= low_water is stored
+- telemetry_rollup_minute / telemetry_rollup_hour (tenant_id, agent_id, tag, bucket, n, sum, min, max,
+  last_ts, last_v)
+"""

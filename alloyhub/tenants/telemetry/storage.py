@@ -1,0 +1,241 @@
+"""The write path of telemetry on one psycopg 3 connection (the application
+role, system scope): claim the batch seqs, COPY the points, merge the
+rollups, all in ONE transaction, so a crash anywhere leaves either
+everything of a batch stored and its seq recorded, or nothing of it.
+
+The per-minute aggregates of each batch are computed by the ingest while it
+checks the points (a few per tag instead of one per point); here they are
+merged for the whole lot, rolled up to hours, and upserted: one small
+statement per rollup table instead of a GROUP BY over every point.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+
+# COPY FROM is refused on a table with row-level security, so the points are
+# COPYed into a temporary table (no RLS, no WAL, local buffers) and moved
+# with one INSERT ... SELECT, which RLS checks like any insert.
+STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (
+    tenant_id uuid NOT NULL, agent_id uuid NOT NULL, tag text NOT NULL,
+    ts timestamptz NOT NULL, v double precision, v_text text, q smallint NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+MOVE_POINTS = """
+INSERT INTO telemetry_points (tenant_id, agent_id, tag, ts, v, v_text, q)
+SELECT tenant_id, agent_id, tag, ts, v, v_text, q FROM telemetry_stage
+"""
+
+SYSTEM_SCOPE = ("select set_config('app.system', 'on', true), set_config('app.tenant_id', '', true), "
+                "set_config('app.user_id', '', true)")
+
+ENSURE_MARKS = """
+INSERT INTO telemetry_seq_marks (tenant_id, agent_id)
+SELECT * FROM unnest(%s::uuid[], %s::uuid[]) ON CONFLICT (agent_id) DO NOTHING
+"""
+
+# FOR SHARE on the marks: the compaction takes the same rows FOR UPDATE
+# before it raises a low-water mark and deletes the rows under it, so a seq
+# is never judged against a mark that moves during this transaction.
+CLAIM_SEQS = """
+WITH m AS (
+    SELECT agent_id, low_water FROM telemetry_seq_marks WHERE agent_id = ANY(%s::uuid[]) FOR SHARE
+), b AS (
+    SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::bigint[], %s::int[]) AS b(tenant_id, agent_id, seq, points)
+)
+INSERT INTO telemetry_batches (tenant_id, agent_id, seq, points)
+SELECT b.tenant_id, b.agent_id, b.seq, b.points FROM b JOIN m ON m.agent_id = b.agent_id
+WHERE b.seq > m.low_water
+ON CONFLICT (agent_id, seq) DO NOTHING
+RETURNING agent_id::text, seq
+"""
+
+# Merge aggregates into a rollup: correct for any arrival order because
+# every field is a commutative merge (n, sum, min, max) or keeps the value of
+# the latest ts; duplicates never get here (the seq claim). Rows come sorted
+# by key: every ingest process locks them in the same order, so two never
+# deadlock on a shared minute.
+ROLLUP = """
+INSERT INTO {table} AS r (tenant_id, agent_id, tag, bucket, n, sum, min, max, last_ts, last_v)
+SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::timestamptz[], %s::bigint[], %s::float8[],
+                     %s::float8[], %s::float8[], %s::timestamptz[], %s::float8[])
+ON CONFLICT (agent_id, tag, bucket) DO UPDATE SET
+    n = r.n + excluded.n,
+    sum = r.sum + excluded.sum,
+    min = least(r.min, excluded.min),
+    max = greatest(r.max, excluded.max),
+    last_v = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_v ELSE r.last_v END,
+    last_ts = greatest(r.last_ts, excluded.last_ts)
+"""
+
+UPSERT_UNKNOWN_TAGS = """
+INSERT INTO agent_tags (id, tenant_id, agent_id, tag, data_type, status, unknown_points, first_seen_at)
+SELECT gen_random_uuid(), %s, a, t, 'float', 'unknown', n, now()
+FROM unnest(%s::uuid[], %s::text[], %s::int[]) AS u(a, t, n)
+ON CONFLICT (agent_id, tag) DO UPDATE SET unknown_points = agent_tags.unknown_points + excluded.unknown_points,
+    updated_at = now()
+WHERE agent_tags.status = 'unknown'
+"""
+
+# COPY text format: a backslash, tab, newline or CR in a value must be escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: str) -> str:
+    return value.translate(_COPY_ESCAPES)
+
+
+@dataclass
+class Batch:
+    """One accepted telemetry message, ready to store."""
+    mid: object  # what the MQTT loop needs to acknowledge it
+    qos: int
+    tenant_id: uuid.UUID
+    agent_id: uuid.UUID
+    tenant_key: str  # the same ids as text: cheap dictionary keys on the hot path
+    agent_key: str
+    seq: int
+    rows: list[str]  # COPY lines (without the trailing newline), one per point
+    points: list[dict]  # {"tag","ts","v","q"} for the hooks (empty when nobody listens)
+    unknown: dict[str, int] = field(default_factory=dict)  # tag -> points of tags not in the catalogue
+    minutes: dict[tuple, list] = field(default_factory=dict)  # (tag, minute) -> [n, sum, min, max, last_ts, last_v]
+    latest: dict[str, tuple] = field(default_factory=dict)  # tag -> (ts, v, q) of the newest point
+
+
+@dataclass
+class WriteResult:
+    stored: list[Batch]
+    duplicates: list[Batch]
+    latest: dict[tuple, tuple]  # (tenant id, agent id as text, tag) -> (ts, v, q)
+
+
+def merge_rollups(stored: list[Batch]) -> tuple[dict, dict]:
+    """Minute and hour aggregates of a lot, keyed (agent_id, tag, bucket) -> [tenant, n, sum, min, max, last_ts, last_v]."""
+    minutes: dict[tuple, list] = {}
+    for b in stored:
+        for (tag, minute), (n, total, lo, hi, last_ts, last_v) in b.minutes.items():
+            key = (b.agent_key, tag, minute)
+            agg = minutes.get(key)
+            if agg is None:
+                minutes[key] = [b.tenant_key, n, total, lo, hi, last_ts, last_v]
+            else:
+                _merge(agg, n, total, lo, hi, last_ts, last_v)
+    hours: dict[tuple, list] = {}
+    for (agent_id, tag, minute), (tenant_id, n, total, lo, hi, last_ts, last_v) in minutes.items():
+        key = (agent_id, tag, minute.replace(minute=0))
+        agg = hours.get(key)
+        if agg is None:
+            hours[key] = [tenant_id, n, total, lo, hi, last_ts, last_v]
+        else:
+            _merge(agg, n, total, lo, hi, last_ts, last_v)
+    return minutes, hours
+
+
+def _merge(agg: list, n, total, lo, hi, last_ts, last_v) -> None:
+    agg[1] += n
+    agg[2] += total
+    agg[3] = min(agg[3], lo)
+    agg[4] = max(agg[4], hi)
+    if last_ts >= agg[5]:
+        agg[5], agg[6] = last_ts, last_v
+
+
+def _rollup_params(aggs: dict) -> tuple:
+    keys = sorted(aggs)
+    columns = ([], [], [], [], [], [], [], [], [], [])
+    for key in keys:
+        tenant_id, n, total, lo, hi, last_ts, last_v = aggs[key]
+        for column, value in zip(columns, (tenant_id, key[0], key[1], key[2], n, total, lo, hi, last_ts, last_v)):
+            column.append(value)
+    return columns
+
+
+class Writer:
+    def __init__(self, conn):
+        self.conn = conn
+        self.marked: set[uuid.UUID] = set()
+        with conn.transaction():
+            conn.execute(STAGE_DDL)
+
+    def ensure_partitions(self, days: set[date]) -> None:
+        """Make missing daily partitions, in a short transaction of their own
+        (DDL on the parent must not sit inside the long write transaction)."""
+        with self.conn.transaction():
+            self.conn.execute("select telemetry_ensure_partitions(%s, %s)", (min(days), max(days)))
+
+    def existing_partition_days(self) -> set[date]:
+        from datetime import datetime
+
+        with self.conn.transaction():
+            rows = self.conn.execute(
+                "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                "join pg_class p on p.oid = i.inhparent where p.relname = 'telemetry_points'").fetchall()
+        days = set()
+        for (name,) in rows:
+            try:
+                days.add(datetime.strptime(name[-8:], "%Y%m%d").date())
+            except ValueError:
+                continue
+        return days
+
+    def write(self, batches: list[Batch]) -> WriteResult:
+        conn = self.conn
+        with conn.transaction():
+            conn.execute(SYSTEM_SCOPE)
+            new_agents = {b.agent_id: b.tenant_id for b in batches if b.agent_id not in self.marked}
+            if new_agents:
+                conn.execute(ENSURE_MARKS, (list(new_agents.values()), list(new_agents)))
+            agents = list({b.agent_id for b in batches})
+            claimed = set(conn.execute(CLAIM_SEQS, (
+                agents, [b.tenant_id for b in batches], [b.agent_id for b in batches],
+                [b.seq for b in batches], [len(b.rows) for b in batches])).fetchall())
+            stored, duplicates = [], []
+            for b in batches:
+                key = (b.agent_key, b.seq)
+                if key in claimed:
+                    claimed.discard(key)  # a second copy in the same lot is a duplicate
+                    stored.append(b)
+                else:
+                    duplicates.append(b)
+            latest: dict[tuple, tuple] = {}
+            if any(b.rows for b in stored):
+                with conn.cursor().copy(
+                        "COPY telemetry_stage (tenant_id, agent_id, tag, ts, v, v_text, q) FROM STDIN") as copy:
+                    for b in stored:
+                        if b.rows:
+                            copy.write("\n".join(b.rows) + "\n")
+                conn.execute(MOVE_POINTS)
+                minutes, hours = merge_rollups(stored)
+                if minutes:
+                    conn.execute(ROLLUP.format(table="telemetry_rollup_minute"), _rollup_params(minutes))
+                    conn.execute(ROLLUP.format(table="telemetry_rollup_hour"), _rollup_params(hours))
+                for b in stored:
+                    for tag, point in b.latest.items():
+                        key = (b.tenant_key, b.agent_key, tag)
+                        if key not in latest or point[0] >= latest[key][0]:
+                            latest[key] = point
+            self._record_unknown(stored)
+        self.marked.update(new_agents)
+        return WriteResult(stored, duplicates, latest)
+
+    def _record_unknown(self, stored: list[Batch]) -> None:
+        """Unknown tags into the agent's catalogue (status 'unknown', points
+        counted). agent_tags admits only the tenant's own scope, so the
+        tenant is set per group, inside the same transaction."""
+        per_tenant: dict[uuid.UUID, dict[tuple, int]] = {}
+        for b in stored:
+            for tag, n in b.unknown.items():
+                counts = per_tenant.setdefault(b.tenant_id, {})
+                counts[(b.agent_id, tag)] = counts.get((b.agent_id, tag), 0) + n
+        if not per_tenant:
+            return
+        for tenant_id, counts in per_tenant.items():
+            self.conn.execute("select set_config('app.tenant_id', %s, true), set_config('app.system', 'off', true)",
+                              (str(tenant_id),))
+            keys = sorted(counts)  # a stable order: two ingest processes lock rows alike
+            self.conn.execute(UPSERT_UNKNOWN_TAGS, (tenant_id, [a for a, _ in keys], [t for _, t in keys],
+                                                    [counts[k] for k in keys]))
+        self.conn.execute(SYSTEM_SCOPE)
