@@ -21,7 +21,7 @@ install: $(INSTALLED) translations
 # The platform's catalogue and every room's own (alloyhub/**/translations).
 translations: $(INSTALLED)
 	@for dir in $$(find alloyhub -type d -name translations | sort); do \
-	  $(BIN)/pybabel compile -q -d $$dir || exit 1; done
+	  $(BIN)/pybabel -q compile -d $$dir || exit 1; done
 
 up: install
 	$(BIN)/alloyhub up

@@ -43,6 +43,21 @@ def cmd_up(args) -> int:
     return up.run(host=args.host, port=args.port)
 
 
+def cmd_demo_agent_token(args) -> int:
+    """Print a fresh enrolment token for the demo plant's simulated agent (used by `up`)."""
+    from alloyhub.platform.db import db
+    from alloyhub.tenants.agents import demo
+
+    app = _app()
+    with app.app_context():
+        token = demo.demo_plant_enrolment_token()
+    db.dispose(app)
+    if token is None:
+        return 1
+    print(token)
+    return 0
+
+
 def cmd_seed(args) -> None:
     from alloyhub.platform import seed
     from alloyhub.platform.db import db
@@ -119,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
 
     seed_cmd = sub.add_parser("seed", help="add the demo companies and people (idempotent)")
     seed_cmd.set_defaults(func=cmd_seed)
+    sub.add_parser("demo-agent-token", help="a fresh enrolment token for the demo plant's simulated agent"
+                   ).set_defaults(func=cmd_demo_agent_token)
 
     billing = sub.add_parser("billing", help="Stripe billing").add_subparsers(dest="billing_command", required=True)
     billing.add_parser("sync", help="create Stripe products and prices from the plans (idempotent)"

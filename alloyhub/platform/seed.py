@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -146,13 +147,39 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+# Rooms add their own demo data (equipment, orders, a simulated agent …)
+# through this registry, from their module's init_app, so the platform's seed
+# never imports a room. Each seeder is called once per demo company, inside
+# that company's scope as its owner, after the company is complete, and must
+# be idempotent like the rest of the seed.
+DemoSeeder = Callable[["Tenant", "Company", "SeedReport"], None]
+DEMO_SEEDERS: list[DemoSeeder] = []
+
+
+def register_demo_seeder(fn: DemoSeeder) -> DemoSeeder:
+    if fn not in DEMO_SEEDERS:
+        DEMO_SEEDERS.append(fn)
+    return fn
+
+
 def seed(base_url: str = "http://127.0.0.1:5000") -> SeedReport:
     """Create whatever of the demo data is missing. Needs an app context."""
     report = SeedReport()
     for company in COMPANIES:
         _seed_company(company, base_url, report)
     _seed_operator(report)
+    for company in COMPANIES:
+        _seed_rooms(company, report)
     return report
+
+
+def _seed_rooms(company: Company, report: SeedReport) -> None:
+    owner = services.user_by_email(company.owner.email)
+    tenant = _find_tenant(company, owner)
+    for seeder in DEMO_SEEDERS:
+        with tenancy.scoped(tenant.id, owner.id, session=db.session):
+            seeder(tenant, company, report)
+            db.session.commit()
 
 
 def _seed_operator(report: SeedReport) -> None:
@@ -185,12 +212,17 @@ def _seed_plan(tenant: Tenant, company: Company, report: SeedReport) -> None:
         report.created.append(f"plan {company.plan} for {company.name}")
 
 
-def _seed_company(company: Company, base_url: str, report: SeedReport) -> None:
-    owner = services.user_by_email(company.owner.email)
+def _find_tenant(company: Company, owner: User | None) -> Tenant | None:
     tenant = db.session.scalar(select(Tenant).where(Tenant.name == company.name))
     if tenant is None and owner is not None:
         # Renamed in the UI since the last seed: still the same company.
         tenant = next((t for t in services.tenants_of(owner.id) if t.kind == company.kind), None)
+    return tenant
+
+
+def _seed_company(company: Company, base_url: str, report: SeedReport) -> None:
+    owner = services.user_by_email(company.owner.email)
+    tenant = _find_tenant(company, owner)
     if tenant is None:
         if owner is None:
             owner, tenant = services.sign_up(company_name=company.name, kind=company.kind,

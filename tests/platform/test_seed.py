@@ -79,3 +79,26 @@ def test_the_multi_company_person_has_two_memberships_and_can_sign_in(app, clien
     sign_in(client, demo.CHEN_JING.email, demo.DEMO_PASSWORD)
     page = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "Jiangnan Copper" in page or "East China Aluminium" in page
+
+
+def test_rooms_seed_through_the_registry_and_the_demo_plant_gets_its_simulated_agent(app):
+    from alloyhub.tenants.agents import demo as agent_demo
+    from alloyhub.tenants.agents.models import Agent, AgentTag
+
+    assert agent_demo.seed_demo in demo.DEMO_SEEDERS  # registered by the agents room, not called by the platform
+    with app.app_context():
+        demo.seed("http://localhost")
+        east = _tenant(agent_demo.DEMO_PLANT)
+        with tenancy.scoped(east.id, session=db.session):
+            agents = db.session.scalars(select(Agent).where(Agent.name == agent_demo.DEMO_AGENT_NAME)).all()
+            assert len(agents) == 1
+            tags = dict(db.session.execute(select(AgentTag.tag, AgentTag.status)
+                                           .where(AgentTag.agent_id == agents[0].id)).all())
+        assert len(tags) == 10 and set(tags.values()) == {"active"}
+        assert "line0.bearing_temp" in tags
+        # The other plant has none: the demo agent belongs to the first plant only.
+        west = _tenant(demo.COMPANIES[1].name)
+        assert _count_in(west.id, Agent, Agent.name == agent_demo.DEMO_AGENT_NAME) == 0
+        # `up` enrols it with a fresh one-time token each first run.
+        token = agent_demo.demo_plant_enrolment_token()
+        assert token and token.startswith("ahe_")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +28,11 @@ class ChildExited(RuntimeError):
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    # SIGTERM takes the same path as Ctrl-C: every `finally` below runs.
+    # SIGTERM takes the same path as Ctrl-C: every `finally` below runs. A
+    # second signal (a second Ctrl-C, or one sent to the whole process group)
+    # must not interrupt the orderly shutdown that the first one started.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -69,10 +74,14 @@ def run(host: str = "127.0.0.1", port: int = 5000) -> int:
         children["worker"] = _process.spawn([sys.executable, "-m", "alloyhub.cli", "worker"], env=_child_env())
         # One ingest: telemetry from the broker into PostgreSQL. A fixed client id,
         # so a restarted `up` resumes the broker session and gets what was queued.
+        # Its periodic counters go to var/ingest.log, not over the banner.
         children["ingest"] = _process.spawn([sys.executable, "-m", "alloyhub.cli", "ingest", "--client-id",
-                                             "ingest-embedded"], env=_child_env())
+                                             "ingest-embedded"], log_path=var_dir / "ingest.log", env=_child_env())
         _wait_for_web(f"http://{shown_host}:{port}/signin", children)
         _wait_for_outbox(children)
+        agent = _start_demo_agent(base_url, var_dir)
+        if agent is not None:
+            children["agent"] = agent
         _banner(base_url, var_dir)
         while True:
             for name, child in children.items():
@@ -145,6 +154,39 @@ def _seed(base_url: str) -> list[str]:
     return report.created
 
 
+def _start_demo_agent(base_url: str, var_dir: Path) -> subprocess.Popen | None:
+    """The demo plant's simulated line: enrolled once through the public
+    enrolment endpoint, as a plant PC would, then run on every `up`. Its
+    buffer and settings live in var/agent/, its log in var/agent/agent.log."""
+    binary = shutil.which("alloyhub-agent", path=str(Path(sys.executable).parent)) or shutil.which("alloyhub-agent")
+    if binary is None:
+        _say("  no simulated agent: the agent distribution is not installed (`make agent`)")
+        return None
+    agent_dir = var_dir / "agent"
+    settings = agent_dir / "agent.json"
+    if not settings.exists():
+        token = _demo_enrolment_token()
+        if token is None:
+            _say("  no simulated agent: the demo plant has none (revoked or removed)")
+            return None
+        enrolled = subprocess.run([binary, "enroll", "--url", base_url, "--token", token, "--config", str(settings)],
+                                  capture_output=True, text=True, env=_child_env())
+        if enrolled.returncode != 0:
+            _say(f"  the simulated agent could not enrol: {(enrolled.stderr or enrolled.stdout).strip()}")
+            return None
+    _say(f"Simulated plant agent running (log: {agent_dir / 'agent.log'})")
+    return _process.spawn([binary, "run", "--config", str(settings)], log_path=agent_dir / "agent.log",
+                          env=_child_env())
+
+
+def _demo_enrolment_token() -> str | None:
+    """Asked of the `alloyhub` command, which knows the rooms (the platform
+    does not import them)."""
+    answer = subprocess.run([sys.executable, "-m", "alloyhub.cli", "demo-agent-token"], capture_output=True,
+                            text=True, env=_child_env())
+    return answer.stdout.strip() or None if answer.returncode == 0 else None
+
+
 def _wait_for_web(url: str, children: dict, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -197,4 +239,6 @@ def _banner(base_url: str, var_dir: Path) -> None:
     _say("\n陈静 Chen Jing belongs to both plants: the company switcher is in the top bar.\n"
          "A pending invitation waits for new.operator@eastchina-al.example.com; mails are printed\n"
          "by the worker above (set MAIL_SERVER to send them).\n"
+         "华东铝业's simulated cold-rolling line sends telemetry through the broker: see Agents and\n"
+         f"Live data in the navigation (agent log {var_dir / 'agent' / 'agent.log'}, ingest log {var_dir / 'ingest.log'}).\n"
          f"\nData lives in {var_dir} and is kept between runs. Press Ctrl-C to stop.\n")

@@ -8,9 +8,11 @@ from flask_babel import lazy_gettext as _l
 from alloyhub.platform import security
 from alloyhub.platform.api import api
 from alloyhub.platform.billing import entitlements
+from alloyhub.platform.seed import register_demo_seeder
 from alloyhub.platform.web import NavItem, register_nav
 
 from . import api as agents_api
+from . import demo
 from . import permissions as p
 from . import services  # noqa: F401 - registers the outbox handlers
 from . import views
@@ -24,3 +26,4 @@ def init_app(app) -> None:
     register_nav(NavItem("agents", _l("Agents"), "agents.list_page", p.AGENTS_READ, section="main", order=60))
     entitlements.require_module(agents_api.blp, "agents")  # the plan decides (billing/plans.py)
     entitlements.require_module(views.bp, "agents")
+    register_demo_seeder(demo.seed_demo)
