@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -24,13 +25,14 @@ NOT_AUTHORIZED = 135
 class Peer:
     """An MQTT 5 client that records what it receives and its SUBACK codes."""
 
-    def __init__(self, port: int, username: str, password: str, client_id: str):
+    def __init__(self, port: int, username: str | None, password: str | None, client_id: str,
+                 protocol: int = mqtt.MQTTv5):
         self.messages: queue.Queue = queue.Queue()
         self.subacks: queue.Queue = queue.Queue()
         self.connected = threading.Event()
         self.disconnected = threading.Event()
         self.connect_result = None
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
         self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_a: self.disconnected.set()
@@ -47,7 +49,10 @@ class Peer:
             self.disconnected.set()
 
     def wait_connected(self) -> bool:
-        self.connected.wait(WAIT) or self.disconnected.wait(WAIT)
+        """True once connected; False as soon as the broker refuses (or after WAIT)."""
+        deadline = time.monotonic() + WAIT
+        while not (self.connected.is_set() or self.disconnected.is_set()) and time.monotonic() < deadline:
+            time.sleep(0.02)
         return self.connected.is_set()
 
     def subscribe(self, topic: str) -> list[int]:

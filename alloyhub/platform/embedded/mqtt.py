@@ -5,6 +5,7 @@ for anything else)."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import secrets
@@ -132,6 +133,10 @@ class Mosquitto:
         self.pid_file.unlink(missing_ok=True)
 
 
+# Broker access control for amqtt: the same rule as Mosquitto's dynamic security.
+AMQTT_ACCESS_MODULE = "alloyhub.tenants.agents.amqtt_access"
+
+
 class AmqttBroker:
     """amqtt needs an event loop; it gets one of its own in a daemon thread, so
     the caller stays synchronous. It keeps nothing across restarts."""
@@ -183,9 +188,18 @@ class AmqttBroker:
 
         self.broker = Broker({
             "listeners": {"default": {"type": "tcp", "bind": f"{_process.HOST}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": self._plugins(),
         })
         await self.broker.start()
+
+    @staticmethod
+    def _plugins() -> dict:
+        """The agents room's access plugins (named, not imported: the platform
+        does not import rooms) when it is installed, else an open broker."""
+        if importlib.util.find_spec(AMQTT_ACCESS_MODULE) is None:
+            return {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+        return {f"{AMQTT_ACCESS_MODULE}.AgentAuthPlugin": {"allow_anonymous": True},
+                f"{AMQTT_ACCESS_MODULE}.AgentTopicPlugin": {}}
 
     def stop(self) -> None:
         if self.loop is None or self.thread is None:
