@@ -13,18 +13,21 @@ of the agents as fast as the broker acknowledges):
 Then it counts: points PUBACKed by the broker vs points in the database
 (lost), and rows beyond one per (agent, tag, ts) (duplicated).
 
-Lost points here are the broker's doing: the machine's Mosquitto keeps at
-most `max_queued_messages` (default 1000) packets waiting for a subscriber
-and drops the rest ("Outgoing messages are being dropped") whenever the
-ingest reads slower than the publishers write. A production broker for the
-ingest sets it to 0 (the end-to-end test's broker does); `--rate` paces the
-publishers to find the rate stored without loss.
+The broker: by default the machine's Mosquitto binary, started by the
+benchmark on a free port with the machine's settings except one, the one a
+broker in front of an ingest needs: no cap on the messages queued for a
+persistent session (`max_queued_messages 0`). The machine's running instance
+keeps its default cap of 1000 and silently drops the rest whenever the
+publishers outrun the ingest for a moment ("Outgoing messages are being
+dropped"); `--mqtt-url mqtt://127.0.0.1:1883` measures against it anyway and
+then reports those drops as lost. `--rate` paces the publishers.
 
 Last line: RESULT ingest points_per_s=… broker_msgs_per_s=… broker_points_per_s=… ratio=… lost=… duplicated=…
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import secrets
@@ -252,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingests", type=int, default=2, help="ingest processes (shared subscription)")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="pace the ingest phase at this many points/s (default: as fast as the broker takes them)")
-    parser.add_argument("--mqtt-url", default=os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883"))
+    parser.add_argument("--mqtt-url", default=None,
+                        help="a running broker to use (default: a Mosquitto of the benchmark's own, see above)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL",
                                                                  "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args(argv)
@@ -262,6 +266,47 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     from alloyhub.platform import migrate
 
+    with contextlib.ExitStack() as stack:
+        if args.mqtt_url is None:
+            args.mqtt_url = stack.enter_context(ingest_broker())
+        return _run(args, migrate)
+
+
+@contextlib.contextmanager
+def ingest_broker():
+    """The machine's Mosquitto binary on a free port, configured for an ingest:
+    persistent sessions keep every queued message (no drops)."""
+    import socket
+    import tempfile
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(binary):
+        raise SystemExit("mosquitto is needed (Debian package mosquitto), or give --mqtt-url")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = os.path.join(tmp, "mosquitto.conf")
+        with open(conf, "w") as f:
+            # As /etc/mosquitto/mosquitto.conf (persistence on), plus no queue cap.
+            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+                    f"persistence true\npersistence_location {tmp}/\nlog_dest stderr\nlog_type error\n")
+        proc = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            yield f"mqtt://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _run(args, migrate) -> int:
     host, port = urlsplit(args.mqtt_url).hostname, urlsplit(args.mqtt_url).port or 1883
     with migrate.temporary_database(args.database_url, "alloyhub_bench") as database_url:
         app, agents = _setup(database_url, args.agents)

@@ -527,7 +527,10 @@ def _forget_watched() -> None:
     _watched.clear()
 
 
-def _point_tags(points) -> set[str]:
+def _point_tags(points) -> set[str] | frozenset[str]:
+    known = getattr(points, "tags", None)  # the ingest's StoredPoints knows its tags without building the points
+    if known is not None:
+        return known
     return {p["tag"] for p in points if isinstance(p, dict) and isinstance(p.get("tag"), str)}
 
 

@@ -9,18 +9,47 @@ After each committed write the ingest calls every handler with
 (tenant_id, agent_id, points), points being dicts {"tag", "ts" (aware
 datetime), "v", "q"}, q as the agent sent it ("good", "uncertain", "bad"
 from alloyhub-agent; an OPC classic code such as 192 from other publishers).
-Only points newly stored, never a skipped duplicate.
+Only points newly stored, never a skipped duplicate. The ingest passes a
+`StoredPoints`: a sequence of those dicts, built on first use, with the set
+of its tags in `.tags` so a handler can decide cheaply that a batch does not
+concern it.
 A handler that raises is logged and skipped; it never stops the ingest.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Callable
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[object, object, list[dict]], None]
 _handlers: list[Handler] = []
+
+
+class StoredPoints(Sequence):
+    """The points of one stored batch as {"tag", "ts", "v", "q"} dicts,
+    made from the checked payload points when first read."""
+
+    __slots__ = ("_raw", "_ts", "_built", "tags")
+
+    def __init__(self, raw: list[dict], ts_to_datetime: Callable[[str], object], tags: frozenset[str]):
+        self._raw, self._ts, self._built, self.tags = raw, ts_to_datetime, None, tags
+
+    def _points(self) -> list[dict]:
+        if self._built is None:
+            ts = self._ts
+            self._built = [{"tag": p["tag"], "ts": ts(p["ts"]), "v": p["v"], "q": p["q"]} for p in self._raw]
+        return self._built
+
+    def __getitem__(self, index):
+        return self._points()[index]
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __iter__(self):
+        return iter(self._points())
 
 
 def on_points(fn: Handler) -> Handler:

@@ -11,6 +11,7 @@ statement per rollup table instead of a GROUP BY over every point.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -99,7 +100,7 @@ class Batch:
     agent_key: str
     seq: int
     rows: list[str]  # COPY lines (without the trailing newline), one per point
-    points: list[dict]  # {"tag","ts","v","q"} for the hooks (empty when nobody listens)
+    points: Sequence[dict]  # hooks.StoredPoints for the hooks (empty when nobody listens)
     unknown: dict[str, int] = field(default_factory=dict)  # tag -> points of tags not in the catalogue
     minutes: dict[tuple, list] = field(default_factory=dict)  # (tag, minute) -> [n, sum, min, max, last_ts, last_v]
     latest: dict[str, tuple] = field(default_factory=dict)  # tag -> (ts, v, q) of the newest point
