@@ -15,6 +15,10 @@ MODULES = [
     "alloyhub.tenants.telemetry.module",
     "alloyhub.tenants.alarms.module",
     "alloyhub.tenants.live.module",
+    "alloyhub.tenants.equipment.module",
+    "alloyhub.tenants.products.module",
+    "alloyhub.tenants.orders.module",
+    "alloyhub.tenants.inventory.module",
 ]
 
 

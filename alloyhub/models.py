@@ -6,6 +6,10 @@ from alloyhub.platform.identity import models as identity_models  # noqa: F401
 from alloyhub.platform.oauth import models as oauth_models  # noqa: F401
 from alloyhub.tenants.agents import models as agents_models  # noqa: F401
 from alloyhub.tenants.alarms import models as alarms_models  # noqa: F401
+from alloyhub.tenants.equipment import models as equipment_models  # noqa: F401
+from alloyhub.tenants.inventory import models as inventory_models  # noqa: F401
+from alloyhub.tenants.orders import models as orders_models  # noqa: F401
+from alloyhub.tenants.products import models as products_models  # noqa: F401
 
 metadata = Base.metadata
 

@@ -23,7 +23,12 @@ __all__ = ["Api", "Blueprint", "api", "PageArgs", "page_of", "paginate"]
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details: the one error shape of the API (documentation only)."""
+    """RFC 9457 problem details: the one error shape of the API (documentation only).
+    Extension members (RFC 9457 section 3.2) may follow: the module a plan
+    lacks, the coil a conflict is about."""
+
+    class Meta:
+        unknown = ma.INCLUDE  # documented as additionalProperties: extension members are allowed
 
     type = ma.fields.String(required=True, metadata={"description": "A stable URI naming the kind of problem"})
     title = ma.fields.String(required=True)

@@ -21,6 +21,8 @@ TRANSLATIONS_DIR = str(Path(__file__).parent / "translations")
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a job or a command: no person to ask
+        return "en"
     chosen = session.get("lang")
     if chosen not in SUPPORTED:
         chosen = request.accept_languages.best_match(["en", "zh_CN", "zh-CN", "zh"], default="en")

@@ -1,0 +1,1 @@
+"""Inventory and logistics: stock by coil, moves, reservations, shipments, labels, genealogy."""

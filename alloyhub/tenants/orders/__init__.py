@@ -1,0 +1,2 @@
+"""Customers, customer orders and their lines: lifecycle with history,
+imports, the promised-date check and the customer's tracking view."""
