@@ -20,8 +20,8 @@ from tests.factories import ApiClient, csrf_token, sign_in
 
 SIM_CONFIG = {
     "sources": [{"name": "line1", "kind": "simulator", "seed": 3,
-                 "tags": [{"tag": "line1.speed", "address": "1.speed", "unit": "m/min", "period_ms": 500},
-                          {"tag": "line1.tension", "address": "1.tension", "unit": "kN", "deadband": 0.1}]}],
+                 "tags": [{"tag": "line1.speed", "address": "1/speed", "unit": "m/min", "period_ms": 500},
+                          {"tag": "line1.tension", "address": "1/tension", "unit": "kN", "deadband": 0.1}]}],
     "allow_write": ["line1.speed", "sim.fault.stoppage"],
 }
 
@@ -313,7 +313,7 @@ def test_pages_create_show_token_once_and_render(app, tenant_factory, make_clien
     empty = client.post("/agents", data={"name": "", "csrf_token": token})
     assert empty.status_code == 422
     saved = client.post(f"/agents/{agent.id}/config", data={
-        "csrf_token": token, "sources": '[{"name": "s", "kind": "simulator"}]', "allow_write": ""})
+        "csrf_token": token, "sources-0-name": "s", "sources-0-kind": "simulator", "version": "0"})
     assert saved.status_code == 302
     with app.app_context(), tenancy.scoped(made.tenant_id, session=db.session):
         assert db.session.scalar(select(Agent.config_version)) == 1
@@ -340,8 +340,14 @@ def test_nul_characters_are_refused_not_stored(app, tenant_factory, make_client)
     client = make_client()
     sign_in(client, made.owner_email)
     token = csrf_token(client, "/agents")
-    sources = '[{"name": "s", "kind": "simulator", "tags": [{"tag": "a", "unit": "\\u0000"}]}]'
-    assert client.post(f"/agents/{agent_id}/config", data={"csrf_token": token, "sources": sources}).status_code == 302
+    sources = '[{"name": "s", "kind": "simulator", "tags": [{"tag": "line0.speed", "unit": "\\u0000"}]}]'
+    refused = client.post(f"/agents/{agent_id}/config", data={"csrf_token": token, "mode": "json",
+                                                               "config_json": sources})
+    assert refused.status_code == 422 and b"NUL" in refused.data
+    refused = client.post(f"/agents/{agent_id}/config", data={
+        "csrf_token": token, "sources-0-name": "s", "sources-0-kind": "simulator",
+        "sources-0-tags-0-tag": "line0.speed", "sources-0-tags-0-unit": "m\x00min"})
+    assert refused.status_code == 422
     with app.app_context():
         assert services.handle_state(agent_id, {"online": True, "note": "bad\x00"}) is False
     agent = api.get(f"/api/v1/agents/{agent_id}").get_json()

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 from sqlalchemy import case, func, select
 
-from alloyhub.platform import mail, outbox, tenancy
+from alloyhub.platform import audit, mail, outbox, tenancy
 from alloyhub.platform import permissions as perms
 from alloyhub.platform.db import db, get_or_404, utcnow
 from alloyhub.platform.errors import Conflict, ValidationFailed
@@ -147,6 +147,39 @@ RULE_FIELDS = ("agent_id", "tag", "name", "kind", "priority", "limit", "deadband
                "enabled", "description")
 
 
+# ---------------------------------------------------------------- audit
+
+def _changes(before: dict, after: dict) -> dict:
+    """{field: {"before", "after"}} for the fields whose value differs; a
+    field missing on one side (created, deleted) counts as None there."""
+    return {key: {"before": _plain(before.get(key)), "after": _plain(after.get(key))}
+            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _rule_values(rule: AlarmRule) -> dict:
+    return {k: getattr(rule, k) for k in RULE_FIELDS}
+
+
+def _alarm_values(alarm: Alarm) -> dict:
+    return {"state": alarm.state, "shelved_until": alarm.shelved_until, "shelved_reason": alarm.shelved_reason}
+
+
+def _audit_alarm(action: str, alarm: Alarm, before: dict, note: str | None = None, user_id=None) -> None:
+    """A person's (or, for an expired shelve, the system's) action on an alarm."""
+    user_id = user_id or tenancy.current().user_id
+    audit.record(action, target=alarm, actor_user_id=user_id, actor_label=None if user_id else "system",
+                 rule_id=alarm.rule_id, rule=alarm.rule.name, tag=alarm.rule.tag, note=note,
+                 changes=_changes(before, _alarm_values(alarm)))
+
+
 def create_rule(**data) -> AlarmRule:
     values = {"priority": "medium", "deadband": 0.0, "on_delay_s": 0, "enabled": True, **data}
     if values.get("kind") == "offline":
@@ -156,6 +189,8 @@ def create_rule(**data) -> AlarmRule:
     rule.name = rule.name.strip()
     rule.alarm = Alarm(agent_id=rule.agent_id, state=NORMAL)
     db.session.add(rule)
+    db.session.flush()
+    audit.record("alarm.rule_created", target=rule, name=rule.name, changes=_changes({}, _rule_values(rule)))
     db.session.commit()
     _forget_watched()
     return rule
@@ -168,6 +203,7 @@ def update_rule(rule: AlarmRule, **data) -> AlarmRule:
         values["tag"] = None
     _validate_rule(values)
     changed = {k for k in RULE_FIELDS if values[k] != getattr(rule, k)}
+    before = _rule_values(rule)
     for key in changed:
         setattr(rule, key, values[key])
     alarm = rule.alarm
@@ -180,12 +216,17 @@ def update_rule(rule: AlarmRule, **data) -> AlarmRule:
             alarm.last_ts = alarm.last_value = None
     if "enabled" in changed and not rule.enabled:
         _reset(alarm, "disabled")
+    if changed:
+        audit.record("alarm.rule_updated", target=rule, name=rule.name,
+                     changes=_changes(before, _rule_values(rule)))
     db.session.commit()
     _forget_watched()
     return rule
 
 
 def delete_rule(rule: AlarmRule) -> None:
+    audit.record("alarm.rule_deleted", target=rule, name=rule.name, alarm_state=rule.alarm.state,
+                 changes=_changes(_rule_values(rule), {}))
     db.session.delete(rule)
     db.session.commit()
     _forget_watched()
@@ -321,7 +362,9 @@ def _set_condition(alarm: Alarm, on: bool, ts, value) -> None:
 def acknowledge(alarm: Alarm, note: str | None = None) -> Alarm:
     if next_state(alarm.state, "ack", alarm.condition) is None:
         raise Conflict("This alarm needs no acknowledgement")
+    before = _alarm_values(alarm)
     _apply(alarm, "ack", user_id=tenancy.current().user_id, note=(note or None))
+    _audit_alarm("alarm.acknowledged", alarm, before, note or None)
     db.session.commit()
     return alarm
 
@@ -337,9 +380,11 @@ def shelve(alarm: Alarm, reason: str, minutes: int) -> Alarm:
     if next_state(alarm.state, "shelve", alarm.condition) is None:
         raise Conflict("This alarm cannot be shelved now")
     user_id = tenancy.current().user_id
+    before = _alarm_values(alarm)
     alarm.shelved_until = utcnow() + timedelta(minutes=minutes)
     alarm.shelved_reason, alarm.shelved_by = reason.strip(), user_id
     _apply(alarm, "shelve", user_id=user_id, note=reason.strip())
+    _audit_alarm("alarm.shelved", alarm, before, reason.strip())
     db.session.commit()
     return alarm
 
@@ -347,8 +392,10 @@ def shelve(alarm: Alarm, reason: str, minutes: int) -> Alarm:
 def unshelve(alarm: Alarm, *, note: str | None = None, user_id=None, commit: bool = True) -> Alarm:
     if alarm.state != SHELVED:
         raise Conflict("This alarm is not shelved")
+    before = _alarm_values(alarm)
     alarm.shelved_until = alarm.shelved_reason = alarm.shelved_by = None
     _apply(alarm, "unshelve", user_id=user_id if user_id is not None else tenancy.current().user_id, note=note)
+    _audit_alarm("alarm.unshelved", alarm, before, note, user_id)
     if commit:
         db.session.commit()
     return alarm
@@ -374,6 +421,11 @@ def get_window(window_id) -> MaintenanceWindow:
     return get_or_404(MaintenanceWindow, window_id, "No such maintenance window")
 
 
+def _window_values(window: MaintenanceWindow) -> dict:
+    return {"agent_id": window.agent_id, "starts_at": window.starts_at, "ends_at": window.ends_at,
+            "reason": window.reason}
+
+
 def start_maintenance(agent_id, hours: float | None = None, reason: str | None = None,
                       starts_at=None) -> MaintenanceWindow:
     errors = {}
@@ -389,6 +441,8 @@ def start_maintenance(agent_id, hours: float | None = None, reason: str | None =
                                created_by=tenancy.current().user_id)
     db.session.add(window)
     db.session.flush()
+    audit.record("alarm.maintenance_started", target=window, agent_id=agent_id,
+                 changes=_changes({}, _window_values(window)))
     sync_suppression(agent_id)
     db.session.commit()
     return window
@@ -398,7 +452,10 @@ def end_maintenance(window: MaintenanceWindow) -> MaintenanceWindow:
     now = utcnow()
     if window.ends_at is not None and window.ends_at <= now:
         raise Conflict("This maintenance window has ended")
+    before = _window_values(window)
     window.ends_at = now
+    audit.record("alarm.maintenance_ended", target=window, agent_id=window.agent_id,
+                 changes=_changes(before, _window_values(window)))
     db.session.flush()
     sync_suppression(window.agent_id, now)
     db.session.commit()
