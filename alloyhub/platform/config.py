@@ -62,6 +62,8 @@ def load(overrides: dict | None = None) -> dict:
         "MAIL_FROM": _env("MAIL_FROM", "AlloyHub <no-reply@alloyhub.local>"),
         "RATE_LIMIT_PER_TENANT": _env("RATE_LIMIT_PER_TENANT", "600 per minute"),
         "RATE_LIMIT_PER_TOKEN": _env("RATE_LIMIT_PER_TOKEN", "300 per minute"),
+        # Per-tenant API rate from the company's plan (api_rate_per_minute); off: RATE_LIMIT_PER_TENANT for all.
+        "RATE_LIMIT_FROM_PLAN": _env("RATE_LIMIT_FROM_PLAN", "1") == "1",
         "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024))),
         "ALLOYHUB_VAR_DIR": str(var_dir),
         "OIDC_KEY_FILE": _env("OIDC_KEY_FILE", str(var_dir / "oidc-signing-key.pem")),
@@ -85,6 +87,14 @@ def load(overrides: dict | None = None) -> dict:
         "STRIPE_API_BASE": _env("STRIPE_API_BASE", "https://api.stripe.com"),
         "BILLING_GRACE_DAYS": int(_env("BILLING_GRACE_DAYS", "14")),
         "BILLING_CURRENCY": _env("BILLING_CURRENCY", "cny"),
+        # Search: PostgreSQL unless an Elasticsearch URL is given.
+        "ELASTICSEARCH_URL": _env("ELASTICSEARCH_URL"),
+        "ELASTICSEARCH_INDEX_PREFIX": _env("ELASTICSEARCH_INDEX_PREFIX", "alloyhub-"),
+        # File storage: a local directory unless an S3 bucket is given.
+        "S3_BUCKET": _env("S3_BUCKET"),
+        "S3_ENDPOINT_URL": _env("S3_ENDPOINT_URL"),
+        "S3_REGION": _env("S3_REGION", "us-east-1"),
+        "STORAGE_DIR": _env("STORAGE_DIR", str(var_dir / "files")),
     }
     if overrides:
         cfg.update(overrides)

@@ -400,8 +400,10 @@ def test_demo_data_has_plans_and_an_operator(app, make_client):
         assert operator.get("/api/v1/operator/tenants").status_code == 200
 
 
-def test_telemetry_points_are_counted_per_day_from_the_rollups(app, tenant_factory, owner_engine):
-    import uuid
+def test_telemetry_points_are_counted_per_day_they_were_stored(app, tenant_factory, owner_engine):
+    """The metered figure is what the ingest stored each day (its counters,
+    tests/tenants/test_telemetry_retention.py shows the ingest keeping them),
+    whatever the points' own timestamps: a backlog drained today counts today."""
     from datetime import timedelta
 
     from alloyhub.platform.billing import usage as metering
@@ -409,19 +411,16 @@ def test_telemetry_points_are_counted_per_day_from_the_rollups(app, tenant_facto
     plant, other = tenant_factory(), tenant_factory()
     today = utcnow().date()
     with owner_engine.begin() as conn:
-        has_table = conn.execute(text("select to_regclass('telemetry_rollup_hour') is not null")).scalar()
-        if not has_table:
+        if not conn.execute(text("select to_regclass('telemetry_usage_received') is not null")).scalar():
             pytest.skip("the telemetry room is not installed")
-        rows = ((plant, today, 1, 100), (plant, today, 2, 50), (plant, today - timedelta(days=1), 3, 7),
-                (other, today, 1, 999))
-        for tenant, day, hour, n in rows:
-            conn.execute(text(
-                "insert into telemetry_rollup_hour (tenant_id, agent_id, tag, bucket, n, last_ts) "
-                "values (:t, :a, 'mill.speed', (cast(:d as date) + make_interval(hours => :h)) at time zone 'UTC', "
-                ":n, now())"), {"t": tenant.tenant_id, "a": uuid.uuid4(), "d": day, "h": hour, "n": n})
+        for tenant, day, n in ((plant, today, 150), (plant, today - timedelta(days=1), 7), (other, today, 999)):
+            conn.execute(text("insert into telemetry_usage_received (tenant_id, day, points) values (:t, :d, :n)"),
+                         {"t": tenant.tenant_id, "d": day, "n": n})
     with app.app_context(), tenancy.scoped(plant.tenant_id, plant.owner_id, session=db.session):
         assert metering.count(plant.tenant_id, "telemetry_points", today) == 150
         assert metering.count(plant.tenant_id, "telemetry_points", today - timedelta(days=1)) == 7
+    with app.app_context():  # from the system scope (the jobs) the same figure
+        assert metering.count(plant.tenant_id, "telemetry_points", today) == 150
 
 
 def test_the_sixth_agent_on_a_five_agent_plan_is_refused(tenant_factory, make_client, operator, owner_engine):
@@ -438,3 +437,192 @@ def test_the_sixth_agent_on_a_five_agent_plan_is_refused(tenant_factory, make_cl
     with owner_engine.connect() as conn:
         assert conn.execute(text("select count(*) from agents where tenant_id = :t"),
                             {"t": plant.tenant_id}).scalar() == 5
+
+
+# ------------------------------------------------------------------ pinned overrides
+
+def audit_entries(owner_engine, tenant_id, action: str) -> list:
+    with owner_engine.connect() as conn:
+        return conn.execute(text("select actor_user_id, details from audit_log where tenant_id = :t and action = :a "
+                                 "order by at"), {"t": tenant_id, "a": action}).all()
+
+
+def test_an_override_pins_the_plan_and_says_so_until_the_operator_releases_it(
+        tenant_factory, operator, make_client, owner_engine):
+    plant = tenant_factory()
+    assert set_plan(operator, plant.tenant_id, "professional", reason="pilot contract").status_code == 200
+    api = ApiClient(make_client()).sign_in(plant.owner_email)
+    view = api.get("/api/v1/billing/subscription").get_json()
+    assert view["plan"]["key"] == "professional" and view["plan_pinned"] is True and view["plan_pinned_at"]
+    page = api.get("/billing", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'data-testid="plan-pinned"' in page
+    row = next(r for r in operator.get("/api/v1/operator/tenants").get_json()["items"]
+               if r["tenant_id"] == str(plant.tenant_id))
+    assert (row["plan_pinned"], row["plan_pin_reason"]) == (True, "pilot contract")
+    html = operator.get("/operator/tenants", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'data-pinned="yes"' in html and 'data-testid="unpin"' in html
+    # Released: without Stripe the plan stays as it is, no longer pinned.
+    released = operator.client.delete(f"/api/v1/operator/tenants/{plant.tenant_id}/plan/pin?reason=contract+ended",
+                                      headers=operator._headers())
+    assert released.status_code == 200, released.get_json()
+    assert (released.get_json()["plan"]["key"], released.get_json()["plan_pinned"]) == ("professional", False)
+    page = api.get("/billing", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'data-testid="plan-pinned"' not in page
+    (cleared,) = audit_entries(owner_engine, plant.tenant_id, "billing.plan_override_cleared")
+    assert cleared.details["reason"] == "contract ended" and cleared.actor_user_id is not None
+    assert cleared.details["before"]["pinned"] is True and cleared.details["after"]["pinned"] is False
+    (pinned,) = audit_entries(owner_engine, plant.tenant_id, "billing.plan_overridden")
+    assert pinned.details["after"] == {"plan": "professional", "status": "active", "pinned": True}
+    # Nothing pinned now: releasing again is a conflict, and others may not release at all.
+    again = operator.client.delete(f"/api/v1/operator/tenants/{plant.tenant_id}/plan/pin",
+                                   headers=operator._headers())
+    assert again.status_code == 409 and again.mimetype == PROBLEM
+    assert api.delete(f"/api/v1/operator/tenants/{plant.tenant_id}/plan/pin").status_code == 404
+
+
+def test_the_operator_page_releases_a_pin(tenant_factory, operator):
+    plant = tenant_factory()
+    assert set_plan(operator, plant.tenant_id, "starter").status_code == 200
+    released = operator.client.post(f"/operator/tenants/{plant.tenant_id}/plan/unpin",
+                                    data={"csrf_token": operator.token})
+    assert released.status_code == 302
+    row = next(r for r in operator.get("/api/v1/operator/tenants").get_json()["items"]
+               if r["tenant_id"] == str(plant.tenant_id))
+    assert (row["plan"], row["plan_pinned"]) == ("starter", False)
+
+
+# ------------------------------------------------------------------ storage limit
+
+def files_app(app):
+    """A stand-in room that keeps uploads in the platform's file storage, the
+    way a room does (storage.current().put under the company's prefix): the
+    storage's quota guard, not the room, refuses what the plan has no room for."""
+    from flask import request
+
+    from alloyhub.platform import api as platform_api
+    from alloyhub.platform import storage
+
+    bp = Blueprint("probe_files_api", __name__, url_prefix="/api/v1/probe-files")
+
+    @bp.route("", methods=["POST"], endpoint="upload")
+    @requires(perms.TENANT_READ)
+    def upload():
+        key = storage.new_key(tenancy.current_tenant_id(), "probe", "upload.bin")
+        storage.current().put(key, request.get_data(), "application/octet-stream")
+        return jsonify({"key": key}), 201
+
+    gated = make_gated_app(app)
+    gated.register_blueprint(bp)
+    platform_api.NON_JSON_BODY_ENDPOINTS.add("probe_files_api.upload")  # a file store takes raw bodies
+    return gated
+
+
+def sparse_file(root, tenant_id, size: int) -> None:
+    """A file of `size` bytes in the company's part of the store, taking no disk."""
+    path = root / str(tenant_id) / "probe" / "existing" / "archive.bin"
+    path.parent.mkdir(parents=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+
+
+def test_an_upload_beyond_the_plans_storage_is_refused_naming_a_plan_with_room(app, tenant_factory, tmp_path):
+    from alloyhub.platform.billing import usage as metering
+
+    files = files_app(app)
+    files.config["STORAGE_DIR"] = str(tmp_path)
+    plant, other = tenant_factory(), tenant_factory()
+    with files.app_context():
+        services.override_plan(plant.tenant_id, "starter", reason="test")  # 20 GB
+    sparse_file(tmp_path, plant.tenant_id, 19_999_500_000)  # the company already keeps 19.9995 GB of files
+    api = ApiClient(files.test_client()).sign_in(plant.owner_email)
+    assert api.post("/api/v1/probe-files", data=b"x" * 1000).status_code == 201
+    refused = api.post("/api/v1/probe-files", data=b"x" * 600_000)  # 0.6 MB more: past 20 GB
+    assert refused.status_code == 403 and refused.mimetype == PROBLEM
+    body = refused.get_json()
+    assert body["type"] == "https://alloyhub.io/errors/plan-required"
+    assert (body["limit"], body["allowed"], body["plan"], body["cheapest_plan"]) == (
+        "storage_gb", 20, "starter", "professional")
+    assert body["usage_bytes"] == 19_999_501_000 and "Professional plan stores 200 GB" in body["detail"]
+    # Nothing of the refused upload was kept; the usage page shows the files with the limit.
+    with files.app_context():
+        assert metering.storage_breakdown(plant.tenant_id)["files"] == 19_999_501_000
+    view = api.get("/api/v1/billing/subscription").get_json()
+    assert view["storage"]["files"] == 19_999_501_000
+    assert next(r for r in view["usage"] if r["metric"] == "storage_bytes")["limit"] == 20 * 10**9
+    # Another company is not affected.
+    assert ApiClient(files.test_client()).sign_in(other.owner_email).post(
+        "/api/v1/probe-files", data=b"x" * 600_000).status_code == 201
+
+
+def test_a_spare_part_attachment_beyond_the_plans_storage_is_refused(
+        app, tenant_factory, tmp_path, monkeypatch):
+    pytest.importorskip("alloyhub.spares.attachments")
+    import io
+
+    from alloyhub.spares import stock
+
+    monkeypatch.setitem(app.config, "STORAGE_DIR", str(tmp_path))
+    plant = tenant_factory()
+    with app.app_context():
+        services.override_plan(plant.tenant_id, "professional", reason="test")  # spares; 200 GB
+        with tenancy.scoped(plant.tenant_id, plant.owner_id, session=db.session):
+            part = stock.create_part(part_number="22220-EK", quantity=2, manufacturer="FAG").id
+    sparse_file(tmp_path, plant.tenant_id, 200 * 10**9 - 10)  # 10 bytes left
+    api = ApiClient(app.test_client()).sign_in(plant.owner_email)
+    pdf = b"%PDF-1.4\n% mill test certificate\n%%EOF\n"
+    response = api.post(f"/api/v1/spare-parts/{part}/attachments", content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(pdf), "cert.pdf"), "kind": "certificate"})
+    assert response.status_code == 403 and response.mimetype == PROBLEM
+    assert (response.get_json()["limit"], response.get_json()["cheapest_plan"]) == ("storage_gb", "enterprise")
+    assert api.get(f"/api/v1/spare-parts/{part}/attachments").get_json() == []
+
+
+# ------------------------------------------------------------------ expert time
+
+def test_expert_hours_are_recorded_once_per_reference(app, tenant_factory, owner_engine):
+    from alloyhub.platform.billing import usage as metering
+    from alloyhub.platform.errors import Conflict, ValidationFailed
+
+    plant, expert = tenant_factory(), tenant_factory(kind="expert")
+    with app.app_context():
+        # Recorded by the remote-service room while working as the expert firm: it belongs to the plant.
+        with tenancy.scoped(expert.tenant_id, expert.owner_id, session=db.session):
+            first = metering.record_expert_hours(plant.tenant_id, 1.5, "remote-session-1")
+            db.session.commit()
+        assert (first.quantity, first.tenant_id) == (90, plant.tenant_id)
+        again = metering.record_expert_hours(plant.tenant_id, "1.5", "remote-session-1")
+        assert again.id == first.id
+        metering.record_expert_hours(plant.tenant_id, 0.25, "remote-session-2")
+        db.session.commit()
+        with pytest.raises(Conflict):
+            metering.record_expert_hours(plant.tenant_id, 2, "remote-session-1")
+        for hours, ref in ((0, "x"), (-1, "x"), ("soon", "x"), (float("nan"), "x"), (1, ""), (1, "r" * 201)):
+            with pytest.raises(ValidationFailed):
+                metering.record_expert_hours(plant.tenant_id, hours, ref)
+        db.session.rollback()
+        assert metering.count(plant.tenant_id, "expert_minutes") == 105
+        assert metering.count(expert.tenant_id, "expert_minutes") == 0
+    with owner_engine.connect() as conn:
+        rows = conn.execute(text("select tenant_id, count(*) from billing_usage_events where tenant_id in (:a, :b) "
+                                 "group by 1"), {"a": plant.tenant_id, "b": expert.tenant_id}).all()
+    assert rows == [(plant.tenant_id, 2)]
+
+
+def test_the_billing_pages_speak_chinese_too(tenant_factory, operator, make_client):
+    from pathlib import Path
+
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    catalogue = Path(__file__).parents[2] / "alloyhub/platform/billing/translations/zh_CN/LC_MESSAGES"
+    po = read_po((catalogue / "messages.po").open("rb"), locale="zh_CN")
+    assert [m.id for m in po if m.id and not m.string] == []
+    assert {m.id: m.string for m in read_mo((catalogue / "messages.mo").open("rb")) if m.id} == {
+        m.id: m.string for m in po if m.id}
+    plant = tenant_factory()
+    assert set_plan(operator, plant.tenant_id, "starter").status_code == 200
+    chinese = {"Accept": "text/html", "Accept-Language": "zh-CN"}
+    api = ApiClient(make_client()).sign_in(plant.owner_email)
+    page = api.get("/billing", headers=chinese).get_data(as_text=True)
+    assert "在运营方解除锁定之前" in page and "小时均值保留 730 天" in page
+    assert "解除锁定，交由 Stripe" in operator.get("/operator/tenants", headers=chinese).get_data(as_text=True)

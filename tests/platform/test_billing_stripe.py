@@ -14,8 +14,10 @@ from alloyhub.platform.billing import services, stripe_client
 from alloyhub.platform.db import utcnow
 from tests.factories import ApiClient
 from tests.platform.stripe_standin import (  # noqa: F401 - fixtures
-    event, localstripe_url, paying_customer, signed, stripe_api, stripe_on, stripe_standin, subscribe,
+    event, localstripe_plan, localstripe_url, paying_customer, signed, stripe_api, stripe_on, stripe_standin,
+    subscribe,
 )
+from tests.platform.test_billing import operator, set_plan  # noqa: F401 - a fixture and its helper
 
 WEBHOOK = "/webhooks/stripe"
 
@@ -297,3 +299,129 @@ def test_a_late_event_of_an_earlier_subscription_does_not_replace_the_current_on
     assert response.status_code == 200 and "ignored" in response.get_json()
     row = subscription_row(owner_engine, plant.tenant_id)
     assert (row["plan_key"], row["status"], row["stripe_subscription_id"]) == ("professional", "active", current["id"])
+
+
+# ------------------------------------------------------------------ pinned plans
+
+def switch_price(bank, sub: dict, plan_key: str) -> dict:
+    """The subscription's one item moved to another plan's price (a portal plan change)."""
+    item = bank.v1.subscriptions.retrieve(sub["id"]).to_dict()["items"]["data"][0]
+    return bank.v1.subscriptions.update(sub["id"], params={
+        "items": [{"id": item["id"], "plan": localstripe_plan(bank, plan_key)}]}).to_dict()
+
+
+def test_a_pinned_plan_survives_stripe_events_which_still_move_the_payment_status(
+        checked_out, stripe_standin, client, owner_engine, operator, make_client):
+    plant, api, customer, _ = checked_out
+    bank = stripe_api(stripe_standin)
+    paying_customer(bank, customer)
+    # Made as the portal would: the plan is named by the subscription's price, not its metadata.
+    sub = bank.v1.subscriptions.create(params={
+        "customer": customer, "items": [{"plan": localstripe_plan(bank, "professional")}],
+        "metadata": {"tenant_id": str(plant.tenant_id)}}).to_dict()
+    assert deliver(client, event("customer.subscription.created", sub)).status_code == 200
+    assert subscription_row(owner_engine, plant.tenant_id)["plan_key"] == "professional"
+    assert set_plan(operator, plant.tenant_id, "enterprise", reason="negotiated contract").status_code == 200
+    # Stripe's subscription moves to Starter (the customer used the portal): the pin holds.
+    changed = switch_price(bank, sub, "starter")
+    result = deliver(client, event("customer.subscription.updated", changed))
+    assert result.status_code == 200 and result.get_json()["pinned"] is True
+    row = subscription_row(owner_engine, plant.tenant_id)
+    assert (row["plan_key"], row["stripe_plan_key"], row["status"]) == ("enterprise", "starter", "active")
+    # A payment fails: the status follows Stripe (grace period), the plan does not move.
+    paying_customer(bank, customer, card="4000000000000341")
+    bank.v1.invoice_items.create(params={"customer": customer, "amount": 100, "currency": "cny"})
+    invoice = bank.v1.invoices.create(params={"customer": customer, "subscription": sub["id"]})
+    try:
+        bank.v1.invoices.pay(invoice.id)
+    except Exception:  # noqa: BLE001 - declined, as intended
+        pass
+    failed = bank.v1.invoices.retrieve(invoice.id).to_dict()
+    assert deliver(client, event("invoice.payment_failed", failed)).status_code == 200
+    row = subscription_row(owner_engine, plant.tenant_id)
+    assert (row["plan_key"], row["status"]) == ("enterprise", "past_due") and row["grace_until"] is not None
+    paying_customer(bank, customer)
+    paid = bank.v1.invoices.pay(invoice.id).to_dict()
+    assert deliver(client, event("invoice.paid", paid)).status_code == 200
+    row = subscription_row(owner_engine, plant.tenant_id)
+    assert (row["plan_key"], row["status"], row["grace_until"]) == ("enterprise", "active", None)
+    # Both sides are audited: the Stripe-driven changes say the plan was pinned.
+    with owner_engine.connect() as conn:
+        changes = [r.details for r in conn.execute(text(
+            "select details from audit_log where tenant_id = :t and action = 'billing.subscription_changed' "
+            "order by at"), {"t": plant.tenant_id})]
+    pinned_changes = [d for d in changes if d.get("pinned")]
+    assert pinned_changes and all(d["after"]["plan"] == "enterprise" for d in pinned_changes)
+    assert any(d["after"]["stripe_plan"] == "starter" for d in pinned_changes)
+    assert audit_count(owner_engine, plant.tenant_id, "billing.plan_overridden") == 1
+    # The pages say so: the company's billing page, and the operator's (with Stripe's plan beside it).
+    assert 'data-testid="plan-pinned"' in api.get("/billing", headers={"Accept": "text/html"}).get_data(as_text=True)
+    html = operator.get("/operator/tenants", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'data-testid="stripe-plan"' in html
+    # Released: the company is on the plan it pays Stripe for, and follows Stripe again.
+    released = operator.client.delete(f"/api/v1/operator/tenants/{plant.tenant_id}/plan/pin",
+                                      headers=operator._headers())
+    assert released.status_code == 200 and released.get_json()["plan"]["key"] == "starter"
+    assert audit_count(owner_engine, plant.tenant_id, "billing.plan_override_cleared") == 1
+    back = switch_price(bank, sub, "professional")
+    assert deliver(client, event("customer.subscription.updated", back)).status_code == 200
+    row = subscription_row(owner_engine, plant.tenant_id)
+    assert (row["plan_key"], row["source"], row["plan_pinned_at"]) == ("professional", "stripe", None)
+
+
+# ------------------------------------------------------------------ metered: telemetry points and expert time
+
+def test_points_and_expert_minutes_are_reported_once_on_the_day_they_were_stored(
+        checked_out, stripe_standin, client, app, owner_engine):
+    from datetime import timedelta
+
+    from alloyhub.platform.billing import usage
+    from alloyhub.platform.db import db
+
+    plant, _, customer, _ = checked_out
+    bank = stripe_api(stripe_standin)
+    paying_customer(bank, customer)
+    deliver(client, event("customer.subscription.created", subscribe(bank, customer, "professional",
+                                                                    plant.tenant_id)))
+    today = utcnow().date()
+    yesterday = today - timedelta(days=1)
+    with app.app_context():
+        usage.record_expert_hours(plant.tenant_id, 2.25, "visit-7")
+        db.session.commit()
+    with owner_engine.begin() as conn:
+        # Yesterday's expert visit and yesterday's stored points (the ingest's counter).
+        conn.execute(text("update billing_usage_events set recorded_at = recorded_at - interval '1 day' "
+                          "where tenant_id = :t"), {"t": plant.tenant_id})
+        conn.execute(text("insert into telemetry_usage_received (tenant_id, day, points) values (:t, :d, 5000)"),
+                     {"t": plant.tenant_id, "d": yesterday})
+    with app.app_context():
+        usage.record_all(yesterday)
+        first = billing_jobs.report_days(before=today)
+        # More arrives now: another visit, a backlog of points. It counts today, not on the reported day.
+        usage.record_expert_hours(plant.tenant_id, 1, "visit-8")
+        db.session.commit()
+        second = billing_jobs.report_days(before=today)
+    with owner_engine.begin() as conn:
+        conn.execute(text("update telemetry_usage_received set points = points + 700 where tenant_id = :t "
+                          "and day = :d"), {"t": plant.tenant_id, "d": yesterday})  # would be a bug: never resent
+    with app.app_context():
+        third = billing_jobs.report_days(before=today)
+        assert usage.count(plant.tenant_id, "expert_minutes", today) == 60
+    assert first >= 2 and (second, third) == (0, 0)
+    mine = {e["event_name"]: e for e in stripe_standin.meter_events.values()
+            if e["payload"]["stripe_customer_id"] == customer}
+    assert mine["alloyhub_expert_minutes"]["payload"]["value"] == "135"
+    assert mine["alloyhub_telemetry_points"]["payload"]["value"] == "5000"
+    assert mine["alloyhub_expert_minutes"]["identifier"] == (
+        f"usage-{plant.tenant_id}-expert_minutes-{yesterday.isoformat()}")
+    sent = [b for b in stripe_standin.sent("POST", "/v1/billing/meter_events")
+            if b.get("payload", {}).get("stripe_customer_id") == customer]
+    assert len(sent) == 2  # one request per metric and day, never repeated
+
+
+def test_the_catalogue_has_a_metered_price_for_expert_time(app, synced):
+    keys = {p["lookup_key"]: p for p in synced.prices.values()}
+    expert = keys["alloyhub_professional_expert_minutes"]
+    assert expert["recurring"]["usage_type"] == "metered" and expert["unit_amount"] == 1000
+    meter = next(m for m in synced.meters.values() if m["event_name"] == "alloyhub_expert_minutes")
+    assert expert["recurring"]["meter"] == meter["id"]

@@ -278,9 +278,22 @@ def _bearer_caller(client, token: str):
     return call
 
 
+def _every_module(app, *made) -> None:
+    """The probing company holds the plan with every module, so gated rooms
+    answer on their merits (404), not with 403 plan-required. (Only the
+    prober: the probed company makes many objects, more than a paid plan's
+    limits allow; services do not check the plan.)"""
+    from alloyhub.platform.billing import services as billing
+
+    with app.app_context():
+        for m in made:
+            billing.override_plan(m.tenant_id, "enterprise", reason="cross-tenant probe")
+
+
 @pytest.fixture
 def probe(app, tenant_factory, make_client):
     a, b = tenant_factory(), tenant_factory()
+    _every_module(app, b)
     callers = {"session": _session_caller(make_client(), b)}
     token = bearer_token(app, b)
     if token is not None:
@@ -318,6 +331,7 @@ def test_own_objects_are_found(app, tenant_factory, make_client):
     """The control: the same kind of request for one's own object is not a 404,
     so the 404s above come from tenant isolation, not from a broken URL."""
     b = tenant_factory()
+    _every_module(app, b)
     call = _session_caller(make_client(), b)
     for rule in _id_rules(app):
         names = [n for n in rule.arguments if n in FACTORIES]

@@ -27,8 +27,9 @@ def signed_in(app):
     """Credentials of two owners: a session cookie with its CSRF header, and a
     bearer token (when the OAuth room provides them).
     Rate limits are lifted for the run so that 429s do not hide anything."""
-    saved = {k: app.config[k] for k in ("RATE_LIMIT_PER_TENANT", "RATE_LIMIT_PER_TOKEN")}
-    app.config.update(RATE_LIMIT_PER_TENANT="100000 per minute", RATE_LIMIT_PER_TOKEN="100000 per minute")
+    saved = {k: app.config[k] for k in ("RATE_LIMIT_PER_TENANT", "RATE_LIMIT_PER_TOKEN", "RATE_LIMIT_FROM_PLAN")}
+    app.config.update(RATE_LIMIT_PER_TENANT="100000 per minute", RATE_LIMIT_PER_TOKEN="100000 per minute",
+                      RATE_LIMIT_FROM_PLAN=False)  # the plans' API rates too
     made = TenantFactory(app)()
     client = app.test_client()
     api = ApiClient(client).sign_in(made.owner_email)

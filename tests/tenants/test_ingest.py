@@ -393,12 +393,19 @@ def test_partitions_are_closed_to_the_app_role_and_the_parent_is_filtered(app, t
                          "values (%s, %s, 'x', now(), 1, 0)", (a.tenant_id, agent_a))
 
 
-def test_maintenance_makes_partitions_ahead_and_drops_by_retention(app, owner_engine):
+def test_maintenance_makes_partitions_ahead_and_drops_by_retention(app, owner_engine, tenant_factory):
+    """Whole partitions go once older than the longest retention of any plan
+    in use (per-tenant retention: tests/tenants/test_telemetry_retention.py)."""
     from alloyhub.tenants.telemetry import services
 
+    tenant_factory()  # at least one plan in use
     today = datetime.now(timezone.utc).date()
+    with app.app_context(), tenancy.system_context(db.session):
+        longest = max(services.all_retentions().values())
+    old, kept = today - timedelta(days=longest + 3), today - timedelta(days=longest - 3)
     with owner_engine.begin() as c:
-        c.execute(text("select telemetry_ensure_partitions(:d, :d)"), {"d": today - timedelta(days=200)})
+        for day in (old, kept):
+            c.execute(text("select telemetry_ensure_partitions(:d, :d)"), {"d": day})
     with app.app_context():
         report = services.maintain(days_ahead=9)
     with owner_engine.connect() as c:
@@ -406,5 +413,6 @@ def test_maintenance_makes_partitions_ahead_and_drops_by_retention(app, owner_en
                                    "join pg_class p on p.oid = i.inhparent where p.relname = 'telemetry_points'"))
                     .scalars())
     assert f"telemetry_points_p{today + timedelta(days=9):%Y%m%d}" in names
-    assert f"telemetry_points_p{today - timedelta(days=200):%Y%m%d}" not in names
+    assert f"telemetry_points_p{old:%Y%m%d}" not in names
+    assert f"telemetry_points_p{kept:%Y%m%d}" in names
     assert report["partitions_dropped"] >= 1

@@ -29,8 +29,18 @@ def subscription_view(tenant_id) -> dict:
     return {"plan": state.plan, "status": state.status, "trial_ends_at": sub.trial_ends_at,
             "current_period_end": sub.current_period_end, "grace_until": sub.grace_until,
             "billing_enabled": services.stripe_enabled(),
-            "usage": [{"metric": m, "usage": current.get(m, 0), "limit": state.plan.limit(m)}
-                      for m in usage.METRICS if m in plans.LIMITS or m in current]}
+            "plan_pinned": sub.plan_pinned, "plan_pinned_at": sub.plan_pinned_at,
+            "usage": [{"metric": m, "usage": current.get(m, 0), "limit": usage_limit(state.plan, m)}
+                      for m in usage.METRICS],
+            "storage": usage.storage_breakdown(tenant_id)}
+
+
+def usage_limit(plan: plans.Plan, metric: str) -> int | None:
+    """The plan's limit for a usage metric, in the metric's unit."""
+    if metric == "storage_bytes":
+        gb = plan.limit("storage_gb")
+        return None if gb is None else gb * usage.GB
+    return plan.limit(metric)
 
 
 def _base() -> str:
@@ -100,7 +110,20 @@ class OperatorPlan(MethodView):
     @operator_blp.arguments(s.PlanOverrideSchema)
     @operator_blp.response(200, s.SubscriptionSchema)
     def put(self, data, tenant_id):
-        """Set a company's plan by hand (audited)"""
+        """Set a company's plan by hand and pin it: Stripe events no longer
+        change the plan (only the payment status) until the pin is cleared (audited)"""
         services.override_plan(tenant_id, data["plan"], reason=data["reason"], force=data["force"])
+        with tenancy.system_context(db.session):
+            return subscription_view(tenant_id)
+
+
+@operator_blp.route("/tenants/<uuid:tenant_id>/plan/pin")
+class OperatorPlanPin(MethodView):
+    @requires_staff
+    @operator_blp.arguments(s.PinClearArgs, location="query")
+    @operator_blp.response(200, s.SubscriptionSchema)
+    def delete(self, args, tenant_id):
+        """Clear the operator's pin: the plan follows Stripe again (audited)"""
+        services.clear_override(tenant_id, reason=args.get("reason", ""))
         with tenancy.system_context(db.session):
             return subscription_view(tenant_id)

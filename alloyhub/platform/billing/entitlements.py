@@ -8,7 +8,10 @@ Every request to those blueprints is then checked against the company's plan
 (403 problem+json `plan-required`, or an upgrade page for people) and its
 subscription status (read-only: writes refused, reads and exports allowed).
 Services call `check_limit(tenant_id, "agents", adding=1)` before adding
-something a plan counts; it raises before anything is written.
+something a plan counts, and a file store calls
+`check_storage(tenant_id, adding_bytes)` before it keeps an upload; both
+raise before anything is written. The API rate of a company is its plan's
+`api_rate_per_minute` (`api_rate`, read by platform/ratelimit.py).
 
 Platform rooms (identity, oauth, exports, billing) are never gated: a company
 must always be able to sign in, pay and take its data away.
@@ -20,7 +23,7 @@ from flask import render_template, request
 from .. import tenancy
 from ..auth import current_principal
 from ..db import db
-from ..errors import AppError, PlanRequired, wants_problem
+from ..errors import AppError, NotFound, PlanRequired, wants_problem
 from . import plans, services, usage
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -95,14 +98,61 @@ def limit_of(tenant_id, limit: str) -> int | None:
     return services.state(tenant_id).plan.limit(limit)
 
 
+def check_storage(tenant_id, adding_bytes: int) -> None:
+    """Refuse (PlanRequired, 403) storing `adding_bytes` more when the
+    company's stored bytes (usage "storage_bytes": telemetry and files)
+    would pass its plan's storage_gb. Names the cheapest plan with room."""
+    scope = tenancy.current()
+    if scope.system or scope.tenant_id == tenant_id:
+        _check_storage(tenant_id, adding_bytes)
+    else:
+        with tenancy.scoped(tenant_id, scope.user_id, session=db.session):
+            _check_storage(tenant_id, adding_bytes)
+
+
+def storage_guard(tenant_id, adding_bytes: int) -> None:
+    """The file store's quota guard (platform/storage.py): a key under no
+    company's id (a tool's, a test's) has no plan to check."""
+    try:
+        check_storage(tenant_id, adding_bytes)
+    except NotFound:
+        return
+
+
+def _check_storage(tenant_id, adding_bytes: int) -> None:
+    state = services.state(tenant_id)
+    allowed_gb = state.plan.limit("storage_gb")
+    if allowed_gb is None:
+        return
+    stored = usage.count(tenant_id, "storage_bytes")
+    needed = stored + max(0, int(adding_bytes))
+    if needed <= allowed_gb * usage.GB:
+        return
+    cheapest = plans.cheapest_with_room("storage_gb", needed / usage.GB, state.kind)
+    raise PlanRequired(
+        f"The {state.plan.name} plan stores {allowed_gb} GB; the company stores {stored / usage.GB:.2f} GB "
+        f"and this needs {(needed - stored) / usage.GB:.2f} GB more"
+        + (f". The {cheapest.name} plan stores {cheapest.limit('storage_gb')} GB." if cheapest else "."),
+        limit="storage_gb", allowed=allowed_gb, usage=round(stored / usage.GB, 3), usage_bytes=stored,
+        needed_bytes=needed, plan=state.plan.key,
+        cheapest_plan=cheapest.key if cheapest else None)
+
+
+def api_rate(tenant_id) -> int | None:
+    """API calls per minute the company's plan allows (None: the platform default)."""
+    return limit_of(tenant_id, "api_rate_per_minute")
+
+
 def _identity_guard(tenant_id, resource: str, adding: int) -> None:
     if resource in plans.COUNTED_LIMITS and tenant_id is not None:
         check_limit(tenant_id, resource, adding)
 
 
 def init_app(app) -> None:
+    from .. import ratelimit
     from ..identity import services as identity
 
     app.before_request(gate_request)
+    ratelimit.tenant_rate_source(api_rate)
     if _identity_guard not in identity._quota_guards:
         identity.quota_guard(_identity_guard)

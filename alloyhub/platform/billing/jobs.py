@@ -3,7 +3,7 @@ through `jobs.every`; each is safe to run twice or on two workers at once."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -28,18 +28,27 @@ def record_usage() -> int:
     return usage.record_all(utcnow().date())
 
 
+# A day is reported once it has been over this long: time for the last
+# transactions that began before midnight (an ingest lot, an expert's
+# session) to commit and be counted on it.
+SETTLE = timedelta(hours=1)
+
+
 @every(3600)
 def report_usage() -> int:
     """Metered usage of finished days to Stripe, once per company, metric and day."""
     if not services.stripe_enabled():
         return 0
-    return report_days(before=utcnow().date())
+    return report_days(before=(utcnow() - SETTLE).date())
 
 
 def report_days(*, before) -> int:
-    """Report every unreported metered value of days before `before`. The
-    meter event identifier (company + metric + day) is also the idempotency
-    key, so a crash between Stripe's answer and our commit cannot count twice."""
+    """Report every unreported metered value (telemetry points, expert
+    minutes) of days before `before`. The meter event identifier (company +
+    metric + day) is also the idempotency key, so a crash between Stripe's
+    answer and our commit cannot count twice; a reported day is marked and
+    never sent again. Values are counted by the day they were stored or
+    recorded, so a late backlog lands on a day not yet reported."""
     reported = 0
     with tenancy.system_context(db.session):
         rows = db.session.execute(

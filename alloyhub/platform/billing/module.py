@@ -12,11 +12,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from .. import security
+from .. import storage as file_storage
 from ..api import api
 from ..identity import services as identity
 from ..web import NavItem, register_nav
 from . import api as billing_api
-from . import entitlements, jobs, services, views  # noqa: F401 - jobs registers the periodic jobs
+from . import entitlements, jobs, services, usage, views  # noqa: F401 - jobs registers the periodic jobs
 
 
 def init_app(app) -> None:
@@ -25,6 +26,10 @@ def init_app(app) -> None:
     app.register_blueprint(views.bp)
     security.CSRF_EXEMPT_ENDPOINTS.update(views.CSRF_EXEMPT)
     entitlements.init_app(app)
+    # The company's files count towards its storage, and a file that would
+    # pass the plan's storage_gb is refused before it is stored.
+    usage.register_storage("files", file_storage.stored_bytes)
+    file_storage.quota_guard(entitlements.storage_guard)
     if services.start_subscription not in identity._tenant_created_hooks:
         identity.on_tenant_created(services.start_subscription)
     register_nav(NavItem("billing", _l("Plan and usage"), "billing.overview", billing_api.BILLING_READ,

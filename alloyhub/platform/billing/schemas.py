@@ -21,9 +21,11 @@ class PlanSchema(ma.Schema):
 
 
 class LimitUsageSchema(ma.Schema):
-    metric = fields.String()
+    metric = fields.String(metadata={"description": "sites, users, agents, tags, telemetry_points (stored today), "
+                                                    "expert_minutes (recorded today) or storage_bytes"})
     usage = fields.Integer()
-    limit = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
+    limit = fields.Integer(allow_none=True, metadata={
+        "description": "null: unlimited; storage_bytes: the plan's storage_gb in bytes (GB = 10^9 bytes)"})
 
 
 class SubscriptionSchema(ma.Schema):
@@ -33,7 +35,12 @@ class SubscriptionSchema(ma.Schema):
     current_period_end = fields.DateTime(allow_none=True)
     grace_until = fields.DateTime(allow_none=True)
     billing_enabled = fields.Boolean(metadata={"description": "Stripe Checkout available"})
+    plan_pinned = fields.Boolean(metadata={
+        "description": "The AlloyHub operator set the plan; payments through Stripe do not change it"})
+    plan_pinned_at = fields.DateTime(allow_none=True)
     usage = fields.List(fields.Nested(LimitUsageSchema))
+    storage = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                          metadata={"description": "Bytes stored, per kind of data (telemetry, files)"})
 
 
 class UsageDaySchema(ma.Schema):
@@ -58,6 +65,10 @@ class OperatorTenantSchema(ma.Schema):
     status = fields.String(allow_none=True)
     grace_until = fields.DateTime(allow_none=True)
     stripe_customer_id = fields.String(allow_none=True)
+    stripe_plan = fields.String(allow_none=True, metadata={"description": "The plan Stripe's subscription is for"})
+    plan_pinned = fields.Boolean()
+    plan_pinned_at = fields.DateTime(allow_none=True)
+    plan_pin_reason = fields.String(allow_none=True)
     usage = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
@@ -70,3 +81,8 @@ class PlanOverrideSchema(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
     force = fields.Boolean(load_default=False, metadata={
         "description": "Set the plan although the company uses more than it allows (nothing is deleted)"})
+
+
+class PinClearArgs(ma.Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500),
+                           metadata={"description": "Why (kept in the audit log)"})

@@ -79,8 +79,7 @@ def state(tenant_id) -> State:
     if tenant is None:
         raise NotFound("No such company")
     sub = subscription_of(tenant_id)
-    plan = plans.get(sub.plan_key) or plans.default_for(tenant.kind)
-    return State(tenant.id, tenant.kind, plan, effective_status(sub), sub)
+    return State(tenant.id, tenant.kind, plans.effective(sub.plan_key, tenant.kind), effective_status(sub), sub)
 
 
 def downgrade_problems(tenant_id, plan: plans.Plan) -> dict[str, dict[str, int]]:
@@ -125,7 +124,9 @@ def _set_plan(sub: Subscription, plan: plans.Plan, *, source: str) -> None:
 
 
 def override_plan(tenant_id, plan_key: str, *, reason: str, force: bool = False) -> Subscription:
-    """The platform operator sets a company's plan (how plans change without Stripe)."""
+    """The platform operator sets a company's plan (how plans change without
+    Stripe) and pins it: Stripe events keep moving the payment status but
+    not the plan, until the operator clears the pin (`clear_override`)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(errors={"reason": ["Say why the plan is changed (kept in the audit log)."]})
@@ -136,10 +137,40 @@ def override_plan(tenant_id, plan_key: str, *, reason: str, force: bool = False)
             raise NotFound("No such company")
         plan = _check_plan_fits(tenant, plan_key, force=force)
         sub = subscription_of(tenant.id)
-        before = {"plan": sub.plan_key, "status": sub.status}
+        before = {"plan": sub.plan_key, "status": sub.status, "pinned": sub.plan_pinned}
         _set_plan(sub, plan, source="operator")
+        sub.plan_pinned_at, sub.plan_pinned_by, sub.plan_pin_reason = utcnow(), actor, reason[:500]
         audit.record("billing.plan_overridden", tenant_id=tenant.id, actor_user_id=actor, target=sub, before=before,
-                     after={"plan": sub.plan_key, "status": sub.status}, reason=reason, forced=force)
+                     after={"plan": sub.plan_key, "status": sub.status, "pinned": True}, reason=reason, forced=force,
+                     stripe_plan=sub.stripe_plan_key)
+        db.session.commit()
+    return sub
+
+
+def clear_override(tenant_id, *, reason: str = "") -> Subscription:
+    """The operator unpins the plan. A company that pays through Stripe goes
+    back to the plan its Stripe subscription is for (as last seen, when
+    Stripe's subscription grants one); otherwise the plan stays as it is,
+    now free to be changed by the next Stripe event."""
+    reason = (reason or "").strip()
+    actor = tenancy.current().user_id
+    with tenancy.system_context(db.session):
+        tenant = db.session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound("No such company")
+        sub = subscription_of(tenant.id)
+        if not sub.plan_pinned:
+            raise Conflict("The plan of this company is not pinned")
+        before = {"plan": sub.plan_key, "status": sub.status, "pinned": True}
+        sub.plan_pinned_at = sub.plan_pinned_by = sub.plan_pin_reason = None
+        stripe_plan = plans.get(sub.stripe_plan_key or "")
+        if (stripe_plan is not None and sub.stripe_subscription_id and sub.status in ("trialing", "active", "past_due")
+                and tenant.kind in stripe_plan.tenant_kinds):
+            sub.plan_key = stripe_plan.key
+            sub.source = "stripe"
+        audit.record("billing.plan_override_cleared", tenant_id=tenant.id, actor_user_id=actor, target=sub,
+                     before=before, after={"plan": sub.plan_key, "status": sub.status, "pinned": False},
+                     reason=reason or None)
         db.session.commit()
     return sub
 
@@ -158,6 +189,10 @@ def operator_overview() -> list[dict]:
                 "status": effective_status(sub) if sub else None,
                 "grace_until": sub.grace_until if sub else None,
                 "stripe_customer_id": sub.stripe_customer_id if sub else None,
+                "stripe_plan": sub.stripe_plan_key if sub else None,
+                "plan_pinned": bool(sub and sub.plan_pinned),
+                "plan_pinned_at": sub.plan_pinned_at if sub else None,
+                "plan_pin_reason": sub.plan_pin_reason if sub else None,
                 "usage": usage.snapshot(tenant.id),
             })
     return result
@@ -236,16 +271,19 @@ STRIPE_STATUSES = {"trialing": "trialing", "active": "active", "past_due": "past
 def apply_stripe_subscription(sub: Subscription, remote: dict, *, event_id: str) -> dict:
     """Make our record match Stripe's current view of the subscription.
     Always from the subscription's present state, never from the order
-    events arrived in, so late or repeated events cannot move it backwards."""
-    before = {"plan": sub.plan_key, "status": sub.status}
+    events arrived in, so late or repeated events cannot move it backwards.
+    A plan pinned by the operator stays; the payment status follows Stripe."""
+    before = {"plan": sub.plan_key, "status": sub.status, "stripe_plan": sub.stripe_plan_key}
     sub.stripe_subscription_id = remote.get("id") or sub.stripe_subscription_id
     status = STRIPE_STATUSES.get(remote.get("status") or "")
     plan_key = plan_key_of(remote)
     # A plan is adopted only once Stripe holds a paid (or trialing) subscription
     # for it; an "incomplete" one (first payment not through) grants nothing.
     if plan_key and plans.get(plan_key) and status in ("trialing", "active", "past_due"):
-        sub.plan_key = plan_key
-    sub.source = "stripe"
+        sub.stripe_plan_key = plan_key
+        if not sub.plan_pinned:
+            sub.plan_key = plan_key
+            sub.source = "stripe"
     if status == "past_due":
         grace = timedelta(days=current_app.config.get("BILLING_GRACE_DAYS", 14))
         sub.grace_until = sub.grace_until or utcnow() + grace
@@ -256,11 +294,11 @@ def apply_stripe_subscription(sub: Subscription, remote: dict, *, event_id: str)
     period_end = remote.get("current_period_end") or _item_period_end(remote)
     if period_end:
         sub.current_period_end = datetime.fromtimestamp(int(period_end), tz=utcnow().tzinfo)
-    after = {"plan": sub.plan_key, "status": sub.status}
+    after = {"plan": sub.plan_key, "status": sub.status, "stripe_plan": sub.stripe_plan_key}
     if after != before:
         audit.record("billing.subscription_changed", tenant_id=sub.tenant_id, target=sub, before=before,
-                     after=after, stripe_event=event_id)
-    return after
+                     after=after, stripe_event=event_id, pinned=sub.plan_pinned)
+    return {"plan": sub.plan_key, "status": sub.status, **({"pinned": True} if sub.plan_pinned else {})}
 
 
 def mark_payment_failed(sub: Subscription, *, event_id: str) -> None:

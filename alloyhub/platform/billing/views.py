@@ -30,10 +30,12 @@ MODULE_LABELS = {
 METRIC_LABELS = {
     "sites": _l("Sites"), "users": _l("Active users"), "agents": _l("Agents"), "tags": _l("Tags"),
     "telemetry_points": _l("Telemetry points today"), "storage_gb": _l("Storage (GB)"),
+    "storage_bytes": _l("Storage (GB)"), "expert_minutes": _l("Expert service today (minutes)"),
     "telemetry_retention_days": _l("Telemetry kept (days)"), "api_rate_per_minute": _l("API calls per minute"),
 }
 PLAN_LABELS = {"partner": _l("Partner"), "trial": _l("Trial"), "starter": _l("Starter"),
                "professional": _l("Professional"), "enterprise": _l("Enterprise")}
+STORAGE_LABELS = {"telemetry": _l("Telemetry"), "files": _l("Files")}
 STATUS_LABELS = {"trialing": _l("Trial"), "active": _l("Active"), "past_due": _l("Payment overdue"),
                  "read_only": _l("Read-only"), "canceled": _l("Canceled")}
 
@@ -52,6 +54,7 @@ SERVICE_MESSAGES = (
     N_("Plans are assigned by the AlloyHub operator here; ask them to change yours"),
     N_("The company already pays by subscription; change the plan in the billing portal"),
     N_("The company has no payment account yet; choose a plan first"),
+    N_("The plan of this company is not pinned"),
 )
 
 
@@ -76,7 +79,8 @@ def overview():
     return render_template(
         "billing/overview.html", view=subscription_view(tenant_id), state=state,
         plans=plans.available_to(state.kind), history=usage.history(tenant_id, days=14),
-        can_manage=principal.can(BILLING_MANAGE), billing_enabled=services.stripe_enabled())
+        can_manage=principal.can(BILLING_MANAGE), billing_enabled=services.stripe_enabled(),
+        hourly_trend_days=plans.hourly_trend_days(state.plan.limit("telemetry_retention_days")))
 
 
 @bp.post("/billing/checkout")
@@ -136,8 +140,31 @@ def operator_set_plan(tenant_id):
     except AppError as exc:
         _fail(exc)
     else:
-        flash(_("The plan is now %(plan)s.", plan=PLAN_LABELS.get(sub.plan_key, sub.plan_key)), "success")
+        flash(_("The plan is now %(plan)s, pinned until you clear it.",
+                plan=PLAN_LABELS.get(sub.plan_key, sub.plan_key)), "success")
     return redirect(url_for("billing.operator_tenants"))
+
+
+@bp.post("/operator/tenants/<uuid:tenant_id>/plan/unpin")
+@requires_staff
+def operator_clear_pin(tenant_id):
+    try:
+        sub = services.clear_override(tenant_id, reason=request.form.get("reason", ""))
+    except AppError as exc:
+        _fail(exc)
+    else:
+        flash(_("The plan is no longer pinned; it is %(plan)s.", plan=PLAN_LABELS.get(sub.plan_key, sub.plan_key)),
+              "success")
+    return redirect(url_for("billing.operator_tenants"))
+
+
+def usage_value(metric: str, value) -> str:
+    """A usage figure as people read it: storage in GB, the rest as counts."""
+    if value is None:
+        return ""
+    if metric == "storage_bytes":
+        return f"{value / usage.GB:,.2f}"
+    return f"{value:,}"
 
 
 # ---------------------------------------------------------------- layout
@@ -159,4 +186,5 @@ def _billing_context():
 
     return {"billing_notice": billing_notice, "module_label": lambda m: MODULE_LABELS.get(m, m),
             "metric_label": lambda m: METRIC_LABELS.get(m, m), "plan_label": lambda p: PLAN_LABELS.get(p, p),
+            "storage_label": lambda k: STORAGE_LABELS.get(k, k), "usage_value": usage_value,
             "billing_status_label": lambda s: STATUS_LABELS.get(s, s), "is_platform_staff": is_staff}

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
+from alloyhub.platform.billing import plans
+
 from . import hooks
 from .storage import Batch, Writer, copy_text
 
@@ -71,10 +73,19 @@ class Settings:
     flush_interval: float = 0.05  # s: how long a flush waits for more messages
     receive_maximum: int = 10_000  # unacked messages the broker may send us
     session_expiry: int = 3600  # s the broker keeps our session (and queue) while we are away
-    retention_days: int = 90
     future_days: int = 2  # points further ahead than this are refused (clock errors)
     status_interval: float = 10.0
-    agent_cache_s: float = 5.0  # revocation takes effect within this
+    agent_cache_s: float = 5.0  # revocation and plan changes take effect within this
+
+
+# The agent's tenant, status and plan (system scope: agents admits it for
+# SELECT; tenants has no RLS; billing_subscriptions admits the system scope).
+AGENT_LOOKUP = """
+SELECT a.tenant_id, a.status, s.plan_key, t.kind FROM agents a
+JOIN tenants t ON t.id = a.tenant_id
+LEFT JOIN billing_subscriptions s ON s.tenant_id = a.tenant_id
+WHERE a.id = %s
+"""
 
 
 class Rejected(Exception):
@@ -139,9 +150,10 @@ class Ingestor:
 
     # ------------------------------------------------------------------ caches
     def _agent(self, agent_key: str):
-        """(agent UUID, tenant UUID or None, status, both as canonical text) of
-        the agent named in a topic, cached briefly (revocation shows within
-        agent_cache_s)."""
+        """(agent UUID, tenant UUID or None, status, both as canonical text,
+        the tenant's telemetry retention in days) of the agent named in a
+        topic, cached briefly (revocation and a new plan show within
+        agent_cache_s). The retention is the plan's (None: no limit)."""
         now = time.monotonic()
         hit = self.agents.get(agent_key)
         if hit and now - hit[0] < self.s.agent_cache_s:
@@ -152,9 +164,10 @@ class Ingestor:
             return None
         with self.conn.transaction():
             self.conn.execute("select set_config('app.system', 'on', true)")
-            row = self.conn.execute("select tenant_id, status from agents where id = %s", (agent_id,)).fetchone()
-        tenant_id, status = row if row else (None, None)
-        info = (agent_id, tenant_id, status, str(agent_id), str(tenant_id))
+            row = self.conn.execute(AGENT_LOOKUP, (agent_id,)).fetchone()
+        tenant_id, status, plan_key, kind = row if row else (None, None, None, None)
+        retention = plans.effective(plan_key, kind).limit("telemetry_retention_days") if row else None
+        info = (agent_id, tenant_id, status, str(agent_id), str(tenant_id), retention)
         if len(self.agents) > 100_000:
             self.agents.clear()
         self.agents[agent_key] = (now, info)
@@ -179,7 +192,7 @@ class Ingestor:
         info = self._agent(agent_key)
         if info is None:
             raise Rejected("bad_topic")
-        agent_id, tenant_id, status, agent_text, tenant_text = info
+        agent_id, tenant_id, status, agent_text, tenant_text, retention = info
         doc = decode(payload, content_type, self.s)
         if not isinstance(doc, dict):
             raise Rejected("schema", "not an object")
@@ -196,13 +209,22 @@ class Ingestor:
             raise Rejected("unknown_agent")
         if status != "active":
             raise Rejected("agent_not_active", status)
+        if retention == 0:
+            # The plan keeps no telemetry (e.g. partners): nothing would stay.
+            self.counters["rejected_points:no_telemetry_plan"] += len(points)
+            raise Rejected("no_telemetry_plan", "the company's plan stores no telemetry")
         catalogue = self._catalogue(agent_id, agent_text, tenant_text)
         prefix = f"{tenant_text}\t{agent_text}\t"
         rows, unknown, minutes, latest = [], {}, {}, {}
         skipped = []  # points not stored (ignored tags, out of range): kept from the hooks
         ts_cache, tags_ok, counters = self._ts_cache, self._tags_ok, self.counters
         today = datetime.now(timezone.utc).date()
-        oldest, newest = today - timedelta(days=self.s.retention_days), today + timedelta(days=self.s.future_days)
+        # Older than the plan keeps: refused (the retention would delete it at once).
+        oldest = today - timedelta(days=retention) if retention is not None else date.min
+        newest = today + timedelta(days=self.s.future_days)
+        # Points per UTC day for the usage counters: numeric points are counted
+        # from `minutes` when stored (no work per point here), the others here.
+        days: dict[date, int] = {}
         # The hot loop: per point only checks, one COPY line and the running
         # aggregates of this batch (rollups and latest values are merged from
         # these in SQL, a few rows per tag instead of one per point).
@@ -270,7 +292,9 @@ class Ingestor:
                 self._ensure_day(day)
             # TAG_RE admits no backslash or control character: the tag needs no COPY escaping.
             rows.append(f"{prefix}{tag}\t{ts_text}\t{value}\t{qc}")
-            if fv is not None:
+            if fv is None:
+                days[day] = days.get(day, 0) + 1
+            else:
                 agg = minutes.get((tag, minute))
                 if agg is None:
                     minutes[(tag, minute)] = [1, fv, fv, fv, ts_dt, fv]
@@ -294,7 +318,7 @@ class Ingestor:
         # no rule, and a dict per point would cost the ingest a sixth of its time).
         stored = hooks.StoredPoints(points, self._ts_datetime, frozenset(latest)) if hooks.has_handlers() else ()
         return Batch(mid, qos, tenant_id, agent_id, tenant_text, agent_text, seq, rows, stored, unknown,
-                     minutes, latest)
+                     minutes, latest, days)
 
     def _ts_datetime(self, ts: str) -> datetime:
         parsed = self._ts_cache.get(ts)
@@ -576,7 +600,6 @@ def settings_from_app(app, client_id: str | None = None) -> Settings:
         client_id=client_id or default_client_id(),
         username=app.config.get("MQTT_SERVICE_USERNAME") if app.config.get("MQTT_SERVICE_PASSWORD") else None,
         password=app.config.get("MQTT_SERVICE_PASSWORD"),
-        retention_days=int(app.config.get("TELEMETRY_RETENTION_DAYS", 90)),
     )
 
 

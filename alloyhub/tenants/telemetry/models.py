@@ -7,4 +7,7 @@ queries (services.py); no ORM objects per point. The tables, for reference:
 - telemetry_seq_marks (tenant_id, agent_id, low_water): every seq <= low_water is stored
 - telemetry_rollup_minute / telemetry_rollup_hour (tenant_id, agent_id, tag, bucket, n, sum, min, max,
   last_ts, last_v)
+- telemetry_usage_stored (tenant_id, day, points, minute_rows, hour_rows): what is stored per day of the
+  points (migration 0009_billing_usage); read by the storage meter and the retention
+- telemetry_usage_received (tenant_id, day, points): points stored per day of storing; the metered figure
 """

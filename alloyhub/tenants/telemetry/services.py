@@ -1,6 +1,23 @@
 """Telemetry rules: history queries (raw or rollup by range and step), latest
-values, and the maintenance of the store (partitions ahead, retention, the
-compaction of the stored-batch seqs)."""
+values, the maintenance of the store (partitions ahead, retention by plan,
+the compaction of the stored-batch seqs) and what a tenant stores (the
+usage meter's telemetry figures).
+
+Retention by plan. Partitions are per day and shared by every tenant, so:
+- a tenant's raw points and minute rollups older than its plan's
+  `telemetry_retention_days` are deleted row by row, for that tenant only;
+- its hour rollups are kept `plans.hourly_trend_days(retention)`: at least
+  two years (the year-long trend the live page zooms out to), longer when
+  the plan keeps raw data longer;
+- whole daily partitions go once they are older than the longest retention
+  of any plan in use (a drop, not a delete); rollups likewise;
+- a plan with retention 0 keeps nothing (the ingest refuses its points).
+The subscription's status plays no part: a company in its grace period or
+read-only keeps exactly what its plan keeps (data is never deleted for
+non-payment). The per-tenant work is found through the counters the ingest
+keeps (telemetry_usage_stored: points and rollup rows per tenant and day),
+so each run touches only days that still hold data to delete.
+"""
 from __future__ import annotations
 
 import json
@@ -8,14 +25,16 @@ import logging
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
-from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from alloyhub.platform import tenancy
+from alloyhub.platform.billing import entitlements, plans
+from alloyhub.platform.billing.models import Subscription
 from alloyhub.platform.db import db, get_or_404
 from alloyhub.platform.errors import ValidationFailed
+from alloyhub.platform.identity.models import Tenant
 from alloyhub.platform.jobs import redis
 from alloyhub.tenants.agents.models import Agent
 
@@ -51,12 +70,30 @@ def latest_key(tenant_id, agent_id) -> str:
     return f"ah:latest:{tenant_id}:{agent_id}"
 
 
-def retention_days(tenant_id=None) -> int:  # noqa: ARG001 - the billing issue passes the tenant's plan here
-    """Days of raw points kept. One global value today (TELEMETRY_RETENTION_DAYS);
-    per-plan retention comes with billing: partitions are shared by all tenants,
-    so a plan shorter than the global value will delete its tenant's rows in
-    `maintain` and a longer one raises the global value."""
-    return int(current_app.config.get("TELEMETRY_RETENTION_DAYS", 90))
+def retention_days(tenant_id) -> int | None:
+    """Days of raw points and minute rollups the company's plan keeps
+    (None: no limit; 0: none at all)."""
+    return entitlements.limit_of(tenant_id, "telemetry_retention_days")
+
+
+def all_retentions() -> dict[uuid.UUID, int | None]:
+    """Every company's retention, from its plan, in one read (system scope)."""
+    rows = db.session.execute(
+        select(Tenant.id, Tenant.kind, Subscription.plan_key)
+        .join(Subscription, Subscription.tenant_id == Tenant.id, isouter=True)).all()
+    return {tenant_id: plans.effective(plan_key, kind).limit("telemetry_retention_days")
+            for tenant_id, kind, plan_key in rows}
+
+
+def _cutoff(today: date, days: int | None) -> date | None:
+    """The first day kept (None: everything is kept; keep nothing: far ahead)."""
+    if days is None:
+        return None
+    return today - timedelta(days=days) if days > 0 else date(9999, 1, 1)
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=timezone.utc)
 
 
 # ---------------------------------------------------------------- history
@@ -148,25 +185,167 @@ def latest(agent_id) -> dict:
 
 # ------------------------------------------------------------- maintenance
 
-def maintain(days_ahead: int = 7) -> dict:
-    """Partitions for today and the next days, retention, seq compaction.
-    Run by the ingest every hour and as the `telemetry.maintain` job."""
-    today = datetime.now(timezone.utc).date()
-    keep = retention_days()
+def maintain(days_ahead: int = 7, today: date | None = None) -> dict:
+    """Partitions for today and the next days, retention by plan, seq
+    compaction. Run by the ingest every hour and as the `telemetry.maintain` job."""
+    today = today or datetime.now(timezone.utc).date()
     with tenancy.system_context(db.session):
         made = db.session.execute(text("select telemetry_ensure_partitions(:a, :b)"),
                                   {"a": today - timedelta(days=1), "b": today + timedelta(days=days_ahead)}).scalar()
-        dropped = db.session.execute(text("select telemetry_drop_partitions(:d)"),
-                                     {"d": today - timedelta(days=keep)}).scalar()
-        cutoff = datetime.now(timezone.utc) - timedelta(days=keep)
-        db.session.execute(text("delete from telemetry_rollup_minute where bucket < :c"), {"c": cutoff})
-        # Hour rollups are small: kept ten times longer (the year-long trend).
-        db.session.execute(text("delete from telemetry_rollup_hour where bucket < :c"),
-                           {"c": datetime.now(timezone.utc) - timedelta(days=keep * 10)})
         db.session.commit()
+        retention = all_retentions()
+        dropped = _drop_beyond_every_plan(today, retention)
+        cleaned = _apply_tenant_retention(today, retention)
     compacted = compact_seqs()
-    log.info("telemetry maintenance: %s partitions made, %s dropped, %s seqs compacted", made, dropped, compacted)
-    return {"partitions_made": made, "partitions_dropped": dropped, "seqs_compacted": compacted}
+    log.info("telemetry maintenance: %s partitions made, %s dropped, %s tenants cleaned, %s seqs compacted",
+             made, dropped, len(cleaned), compacted)
+    return {"partitions_made": made, "partitions_dropped": dropped, "tenants_cleaned": cleaned,
+            "seqs_compacted": compacted}
+
+
+def _drop_beyond_every_plan(today: date, retention: dict) -> int:
+    """Whole partitions (and rollups) older than the longest retention of any
+    plan in use: nobody keeps them. Nothing goes while a plan keeps for ever."""
+    kept = list(retention.values())
+    if not kept or any(days is None for days in kept):
+        return 0
+    longest = max(kept)
+    horizon = _cutoff(today, longest) if longest > 0 else today - timedelta(days=1)
+    hour_days = plans.hourly_trend_days(longest)
+    hour_horizon = _cutoff(today, hour_days) if hour_days else horizon
+    dropped = db.session.execute(text("select telemetry_drop_partitions(:d)"), {"d": horizon}).scalar()
+    params = {"h": _start(horizon), "hh": _start(hour_horizon), "d": horizon, "dh": hour_horizon}
+    db.session.execute(text("delete from telemetry_rollup_minute where bucket < :h"), params)
+    db.session.execute(text("delete from telemetry_rollup_hour where bucket < :hh"), params)
+    db.session.execute(text("update telemetry_usage_stored set points = 0, minute_rows = 0 "
+                            "where day < :d and (points > 0 or minute_rows > 0)"), params)
+    db.session.execute(text("update telemetry_usage_stored set hour_rows = 0 where day < :dh and hour_rows > 0"),
+                       params)
+    db.session.execute(text("delete from telemetry_usage_stored where points = 0 and minute_rows = 0 "
+                            "and hour_rows = 0"))
+    # The day-of-storing counts are billing's source: kept well past any invoice.
+    db.session.execute(text("delete from telemetry_usage_received where day < :d"),
+                       {"d": today - timedelta(days=400)})
+    db.session.commit()
+    return dropped
+
+
+def _apply_tenant_retention(today: date, retention: dict) -> list[str]:
+    """Per tenant, rows older than its own plan keeps, found through its
+    counters: only days that still hold data are touched. One transaction
+    per tenant. Returns the tenants whose data was deleted."""
+    oldest = db.session.execute(text("""
+        select tenant_id, min(day) filter (where points > 0 or minute_rows > 0),
+               min(day) filter (where hour_rows > 0)
+        from telemetry_usage_stored group by tenant_id""")).all()
+    cleaned = []
+    for tenant_id, oldest_raw, oldest_hour in oldest:
+        days = retention.get(tenant_id)
+        if tenant_id not in retention or days is None:
+            continue  # a tenant gone from the catalogue is left to the partition drops
+        raw_cutoff = _cutoff(today, days)
+        hour_days = plans.hourly_trend_days(days)
+        hour_cutoff = _cutoff(today, hour_days) if hour_days is not None else None
+        raw_due = oldest_raw is not None and oldest_raw < raw_cutoff
+        hour_due = oldest_hour is not None and hour_cutoff is not None and oldest_hour < hour_cutoff
+        if not (raw_due or hour_due):
+            continue
+        # The indexes lead with agent_id: name the tenant's agents (and the tenant).
+        params = {"t": tenant_id, "agents": list(db.session.execute(
+            text("select id from agents where tenant_id = :t"), {"t": tenant_id}).scalars())}
+        owner = "agent_id = any(:agents) and tenant_id = :t" if params["agents"] else "tenant_id = :t"
+        if raw_due:
+            params.update(a=_start(oldest_raw), b=_start(min(raw_cutoff, today + timedelta(days=3660))),
+                          day=raw_cutoff)
+            db.session.execute(text(f"delete from telemetry_points where {owner} and ts >= :a and ts < :b"), params)
+            db.session.execute(text(f"delete from telemetry_rollup_minute where {owner} "
+                                    "and bucket >= :a and bucket < :b"), params)
+            db.session.execute(text("update telemetry_usage_stored set points = 0, minute_rows = 0 "
+                                    "where tenant_id = :t and day < :day"), params)
+        if hour_due:
+            params.update(ha=_start(oldest_hour), hb=_start(min(hour_cutoff, today + timedelta(days=3660))),
+                          hday=hour_cutoff)
+            db.session.execute(text(f"delete from telemetry_rollup_hour where {owner} "
+                                    "and bucket >= :ha and bucket < :hb"), params)
+            db.session.execute(text("update telemetry_usage_stored set hour_rows = 0 "
+                                    "where tenant_id = :t and day < :hday"), params)
+        db.session.execute(text("delete from telemetry_usage_stored where tenant_id = :t and points = 0 "
+                                "and minute_rows = 0 and hour_rows = 0"), params)
+        db.session.commit()
+        cleaned.append(str(tenant_id))
+    return cleaned
+
+
+# ------------------------------------------------------------- usage metering
+# Registered with billing's usage meter by module.py; called in the tenant's
+# own scope (RLS admits its rows only).
+
+ROW_WIDTH_TTL = 6 * 3600  # s a tenant's measured row widths are reused
+
+
+def points_stored_on(tenant_id, day: date) -> int:
+    """Points the ingest stored on `day` (UTC), whatever their timestamps: the
+    metered "telemetry points stored per day", final once the day is over."""
+    return db.session.execute(text("select coalesce(sum(points), 0) from telemetry_usage_received "
+                                   "where tenant_id = :t and day = :d"), {"t": tenant_id, "d": day}).scalar() or 0
+
+
+def stored_bytes(tenant_id) -> int:
+    """Bytes of telemetry the tenant stores: its points and rollup rows (exact
+    counts, kept by the ingest and the retention) times the average size of
+    its rows as PostgreSQL stores them (pg_column_size, measured on a sample
+    of its newest day and reused for a few hours). Indexes and free space
+    are the platform's overhead and not counted."""
+    counts = db.session.execute(text("""
+        select coalesce(sum(points), 0), coalesce(sum(minute_rows), 0), coalesce(sum(hour_rows), 0),
+               max(day) filter (where points > 0), max(day) filter (where minute_rows > 0),
+               max(day) filter (where hour_rows > 0)
+        from telemetry_usage_stored where tenant_id = :t"""), {"t": tenant_id}).one()
+    points, minute_rows, hour_rows = int(counts[0]), int(counts[1]), int(counts[2])
+    if not (points or minute_rows or hour_rows):
+        return 0
+    widths = _row_widths(tenant_id, dict(zip(("points", "minute", "hour"), counts[3:])))
+    return int(points * widths["points"] + minute_rows * widths["minute"] + hour_rows * widths["hour"])
+
+
+_SAMPLE = ("select avg(pg_column_size(s.*)) from (select * from {table} where agent_id = any(:agents) "
+           "and {column} >= :a and {column} < :b limit 1000) s")
+_WIDTH_SQL = {
+    "points": _SAMPLE.format(table="telemetry_points", column="ts"),
+    "minute": _SAMPLE.format(table="telemetry_rollup_minute", column="bucket"),
+    "hour": _SAMPLE.format(table="telemetry_rollup_hour", column="bucket"),
+}
+
+
+def _row_widths(tenant_id, newest: dict[str, date | None]) -> dict[str, float]:
+    """Average stored row size per table, measured on up to 1,000 of the
+    tenant's rows of its newest day there; cached in Redis for a while (a
+    width not measurable yet, for want of rows, is not cached)."""
+    key = f"ah:telemetry:row-width:{tenant_id}"
+    try:
+        widths = {k.decode(): float(v) for k, v in redis().hgetall(key).items()}
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; measure instead
+        widths = {}
+    missing = [kind for kind in _WIDTH_SQL if kind not in widths]
+    if not missing:
+        return widths
+    agents = list(db.session.execute(text("select id from agents where tenant_id = :t"), {"t": tenant_id}).scalars())
+    measured = {}
+    for kind in missing:
+        day = newest.get(kind)
+        if day is not None and agents:
+            width = db.session.execute(text(_WIDTH_SQL[kind]), {
+                "agents": agents, "a": _start(day), "b": _start(day + timedelta(days=1))}).scalar()
+            if width:
+                measured[kind] = float(width)
+    widths.update(measured)
+    if measured:
+        try:
+            redis().hset(key, mapping={k: str(v) for k, v in measured.items()})
+            redis().expire(key, ROW_WIDTH_TTL)
+        except Exception:  # noqa: BLE001
+            log.warning("could not cache the telemetry row widths of %s", tenant_id)
+    return {kind: widths.get(kind, 0.0) for kind in _WIDTH_SQL}
 
 
 def compact_seqs() -> int:

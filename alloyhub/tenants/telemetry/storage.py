@@ -7,6 +7,13 @@ The per-minute aggregates of each batch are computed by the ingest while it
 checks the points (a few per tag instead of one per point); here they are
 merged for the whole lot, rolled up to hours, and upserted: one small
 statement per rollup table instead of a GROUP BY over every point.
+
+The same transaction keeps each tenant's usage counters (migration
+0009_billing_usage): points and new rollup rows per day of the points
+(`telemetry_usage_stored`, what the storage meter and the retention read)
+and points stored per day of storing (`telemetry_usage_received`, the
+metered figure). They are updated last, in a stable order, so the row
+locks they take are held only until the commit.
 """
 from __future__ import annotations
 
@@ -60,16 +67,35 @@ RETURNING agent_id::text, seq
 # by key: every ingest process locks them in the same order, so two never
 # deadlock on a shared minute.
 ROLLUP = """
-INSERT INTO {table} AS r (tenant_id, agent_id, tag, bucket, n, sum, min, max, last_ts, last_v)
-SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::timestamptz[], %s::bigint[], %s::float8[],
-                     %s::float8[], %s::float8[], %s::timestamptz[], %s::float8[])
-ON CONFLICT (agent_id, tag, bucket) DO UPDATE SET
-    n = r.n + excluded.n,
-    sum = r.sum + excluded.sum,
-    min = least(r.min, excluded.min),
-    max = greatest(r.max, excluded.max),
-    last_v = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_v ELSE r.last_v END,
-    last_ts = greatest(r.last_ts, excluded.last_ts)
+WITH up AS (
+    INSERT INTO {table} AS r (tenant_id, agent_id, tag, bucket, n, sum, min, max, last_ts, last_v)
+    SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::timestamptz[], %s::bigint[], %s::float8[],
+                         %s::float8[], %s::float8[], %s::timestamptz[], %s::float8[])
+    ON CONFLICT (agent_id, tag, bucket) DO UPDATE SET
+        n = r.n + excluded.n,
+        sum = r.sum + excluded.sum,
+        min = least(r.min, excluded.min),
+        max = greatest(r.max, excluded.max),
+        last_v = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_v ELSE r.last_v END,
+        last_ts = greatest(r.last_ts, excluded.last_ts)
+    RETURNING r.tenant_id, r.bucket, r.xmax = 0 AS inserted
+)
+SELECT tenant_id::text, (bucket AT TIME ZONE 'UTC')::date, count(*) FROM up WHERE inserted GROUP BY 1, 2
+"""
+# (xmax = 0 marks a row this statement inserted rather than updated: the
+# new rollup rows per tenant and day, for the storage counters.)
+
+COUNT_STORED = """
+INSERT INTO telemetry_usage_stored AS u (tenant_id, day, points, minute_rows, hour_rows)
+SELECT * FROM unnest(%s::uuid[], %s::date[], %s::bigint[], %s::bigint[], %s::bigint[])
+ON CONFLICT (tenant_id, day) DO UPDATE SET points = u.points + excluded.points,
+    minute_rows = u.minute_rows + excluded.minute_rows, hour_rows = u.hour_rows + excluded.hour_rows
+"""
+
+COUNT_RECEIVED = """
+INSERT INTO telemetry_usage_received AS u (tenant_id, day, points)
+SELECT t, (now() AT TIME ZONE 'UTC')::date, n FROM unnest(%s::uuid[], %s::bigint[]) AS x(t, n)
+ON CONFLICT (tenant_id, day) DO UPDATE SET points = u.points + excluded.points
 """
 
 UPSERT_UNKNOWN_TAGS = """
@@ -104,6 +130,7 @@ class Batch:
     unknown: dict[str, int] = field(default_factory=dict)  # tag -> points of tags not in the catalogue
     minutes: dict[tuple, list] = field(default_factory=dict)  # (tag, minute) -> [n, sum, min, max, last_ts, last_v]
     latest: dict[str, tuple] = field(default_factory=dict)  # tag -> (ts, v, q) of the newest point
+    days: dict[date, int] = field(default_factory=dict)  # UTC day -> points without a number (not in `minutes`)
 
 
 @dataclass
@@ -210,17 +237,45 @@ class Writer:
                             copy.write("\n".join(b.rows) + "\n")
                 conn.execute(MOVE_POINTS)
                 minutes, hours = merge_rollups(stored)
+                new_rows: dict[tuple, list[int]] = {}  # (tenant, day) -> [new minute rows, new hour rows]
                 if minutes:
-                    conn.execute(ROLLUP.format(table="telemetry_rollup_minute"), _rollup_params(minutes))
-                    conn.execute(ROLLUP.format(table="telemetry_rollup_hour"), _rollup_params(hours))
+                    for column, (table, aggs) in enumerate((("telemetry_rollup_minute", minutes),
+                                                             ("telemetry_rollup_hour", hours))):
+                        for tenant_key, day, n in conn.execute(ROLLUP.format(table=table), _rollup_params(aggs)):
+                            new_rows.setdefault((tenant_key, day), [0, 0])[column] += n
                 for b in stored:
                     for tag, point in b.latest.items():
                         key = (b.tenant_key, b.agent_key, tag)
                         if key not in latest or point[0] >= latest[key][0]:
                             latest[key] = point
             self._record_unknown(stored)
+            if any(b.rows for b in stored):
+                self._count(stored, new_rows)
         self.marked.update(new_agents)
         return WriteResult(stored, duplicates, latest)
+
+    def _count(self, stored: list[Batch], new_rows: dict[tuple, list[int]]) -> None:
+        """The usage counters of this lot, keys in a stable order (two ingest
+        processes lock the same counter rows alike)."""
+        per_day: dict[tuple, list[int]] = {}
+        per_tenant: dict[str, int] = {}
+        for b in stored:
+            if not b.rows:
+                continue
+            per_tenant[b.tenant_key] = per_tenant.get(b.tenant_key, 0) + len(b.rows)
+            for (_tag, minute), agg in b.minutes.items():  # the numeric points, a few entries per tag
+                per_day.setdefault((b.tenant_key, minute.date()), [0, 0, 0])[0] += agg[0]
+            for day, n in b.days.items():  # the others
+                per_day.setdefault((b.tenant_key, day), [0, 0, 0])[0] += n
+        for key, (minute_rows, hour_rows) in new_rows.items():
+            counts = per_day.setdefault(key, [0, 0, 0])
+            counts[1] += minute_rows
+            counts[2] += hour_rows
+        keys = sorted(per_day)
+        self.conn.execute(COUNT_STORED, ([k[0] for k in keys], [k[1] for k in keys],
+                                         *([per_day[k][i] for k in keys] for i in range(3))))
+        tenants = sorted(per_tenant)
+        self.conn.execute(COUNT_RECEIVED, (tenants, [per_tenant[t] for t in tenants]))
 
     def _record_unknown(self, stored: list[Batch]) -> None:
         """Unknown tags into the agent's catalogue (status 'unknown', points
