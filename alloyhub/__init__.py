@@ -11,6 +11,7 @@ MODULES = [
     "alloyhub.platform.oauth.module",
     "alloyhub.platform.exports",
     "alloyhub.platform.billing.module",
+    "alloyhub.platform.sharing.module",
     "alloyhub.tenants.agents.module",
     "alloyhub.tenants.telemetry.module",
     "alloyhub.tenants.alarms.module",
@@ -19,6 +20,7 @@ MODULES = [
     "alloyhub.tenants.products.module",
     "alloyhub.tenants.orders.module",
     "alloyhub.tenants.inventory.module",
+    "alloyhub.spares.module",
 ]
 
 

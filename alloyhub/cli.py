@@ -1,4 +1,4 @@
-"""The `alloyhub` command: up, seed, web, worker, ingest, db."""
+"""The `alloyhub` command: up, seed, web, worker, ingest, db, search."""
 from __future__ import annotations
 
 import argparse
@@ -55,6 +55,23 @@ def cmd_demo_agent_token(args) -> int:
     if token is None:
         return 1
     print(token)
+    return 0
+
+
+def cmd_search_reindex(args) -> int:
+    from alloyhub.platform import search
+    from alloyhub.platform.db import db
+
+    app = _app()
+    with app.app_context():
+        names = [args.index] if args.index else sorted(search.INDEXES)
+        unknown = [n for n in names if n not in search.INDEXES]
+        if unknown:
+            print(f"No such index: {', '.join(unknown)}; there are: {', '.join(sorted(search.INDEXES))}")
+            return 1
+        for name in names:
+            print(f"{name}: {search.reindex(name)} documents ({search.backend().name})")
+    db.dispose(app)
     return 0
 
 
@@ -134,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
 
     seed_cmd = sub.add_parser("seed", help="add the demo companies and people (idempotent)")
     seed_cmd.set_defaults(func=cmd_seed)
+    search_cmd = sub.add_parser("search", help="search indexes").add_subparsers(dest="search_command", required=True)
+    reindex = search_cmd.add_parser("reindex", help="rebuild search indexes from their source tables")
+    reindex.add_argument("--index", default=None, help="one index (default: every one)")
+    reindex.set_defaults(func=cmd_search_reindex)
     sub.add_parser("demo-agent-token", help="a fresh enrolment token for the demo plant's simulated agent"
                    ).set_defaults(func=cmd_demo_agent_token)
 

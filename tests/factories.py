@@ -60,7 +60,7 @@ class TenantFactory:
 
 
 def csrf_token(client, path: str = "/signin") -> str:
-    html = client.get(path).get_data(as_text=True)
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)  # e.g. / → /tenants without a company
     match = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert match, "page carries no CSRF token"
     return match.group(1)

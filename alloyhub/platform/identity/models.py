@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -54,6 +54,11 @@ class Site(IdMixin, TimestampMixin, TenantScoped, Base):
     code: Mapped[str] = mapped_column(String(40), nullable=False)
     address: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(60), nullable=False, default="Asia/Shanghai")
+    # Where the site is, roughly: a region name (province, state) and its
+    # position, for "near me" in cross-company catalogues (spares).
+    region: Mapped[str | None] = mapped_column(String(80))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
 
 class Role(IdMixin, TimestampMixin, TenantScoped, Base):

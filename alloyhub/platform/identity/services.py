@@ -225,6 +225,9 @@ def update_site(site: Site, **fields) -> Site:
     for key in ("name", "code", "address", "timezone"):
         if fields.get(key) is not None:
             setattr(site, key, fields[key])
+    for key in ("region", "latitude", "longitude"):  # may be cleared (None)
+        if key in fields:
+            setattr(site, key, fields[key])
     audit.record("site.updated", target=site, fields=sorted(k for k, v in fields.items() if v is not None))
     db.session.commit()
     return site
