@@ -1,4 +1,4 @@
-"""The `alloyhub` command: up, seed, web, worker, ingest, db, search."""
+"""The `alloyhub` command: up, seed, web, worker, ingest, db, search, schedule."""
 from __future__ import annotations
 
 import argparse
@@ -72,6 +72,31 @@ def cmd_search_reindex(args) -> int:
         for name in names:
             print(f"{name}: {search.reindex(name)} documents ({search.backend().name})")
     db.dispose(app)
+    return 0
+
+
+def cmd_schedule_solve_fjs(args) -> int:
+    import json
+
+    from alloyhub.tenants.scheduling.engine import cpsat, fjs
+    from alloyhub.tenants.scheduling.engine.model import ProblemError
+
+    try:
+        problem = fjs.load(args.file)
+    except (OSError, ProblemError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    result = cpsat.solve(problem, "makespan", time_limit=args.time_limit, workers=args.workers)
+    if not result.feasible:
+        print(f"no schedule ({result.status}): {result.reason}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"makespan": result.kpis.makespan, "status": result.status,
+                          "operations": [{"job": s.job, "op": s.op, "machine": s.machine, "start": s.start,
+                                          "end": s.end} for s in result.operations]}))
+    else:
+        print(f"{problem.name}: makespan {result.kpis.makespan} ({result.status}, {result.wall_time:.1f} s)")
+        print("\n".join(result.explanation))
     return 0
 
 
@@ -155,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     reindex = search_cmd.add_parser("reindex", help="rebuild search indexes from their source tables")
     reindex.add_argument("--index", default=None, help="one index (default: every one)")
     reindex.set_defaults(func=cmd_search_reindex)
+    schedule = sub.add_parser("schedule", help="the scheduling engine").add_subparsers(dest="schedule_command",
+                                                                                      required=True)
+    solve_fjs = schedule.add_parser("solve-fjs", help="solve a flexible job-shop instance (.fjs) for makespan")
+    solve_fjs.add_argument("file", help="instance in the .fjs format (Brandimarte)")
+    solve_fjs.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
+    solve_fjs.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
+    solve_fjs.add_argument("--json", action="store_true",
+                           help='print {"makespan", "operations": [{job, op, machine, start, end}]}, zero-based')
+    solve_fjs.set_defaults(func=cmd_schedule_solve_fjs)
     sub.add_parser("demo-agent-token", help="a fresh enrolment token for the demo plant's simulated agent"
                    ).set_defaults(func=cmd_demo_agent_token)
 
