@@ -117,7 +117,7 @@ def live_server(app):
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}; run `make chromium`")
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs it (`make chromium`)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

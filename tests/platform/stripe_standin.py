@@ -229,7 +229,7 @@ def _localstripe_command() -> list[str]:
         return [str(exe)]
     found = shutil.which("localstripe")
     if found is None:
-        pytest.skip("localstripe is not installed (pip install -e .[test])")
+        pytest.fail("localstripe is not installed: `make test` installs it (pip install -e '.[test]')")
     return [found]
 
 

@@ -33,7 +33,7 @@ def _free_port() -> int:
 def moto_server():
     binary = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
     if not Path(binary).exists():
-        pytest.skip("moto_server is not installed (pip install 'moto[server]')")
+        pytest.fail("moto_server is not installed: `make test` installs it (pip install -e '.[test]')")
     port = _free_port()
     proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
