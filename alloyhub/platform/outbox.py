@@ -85,8 +85,11 @@ def relay_once(batch_size: int = 100) -> int:
         ).all()
         for event in events:
             try:
-                for handler in _handlers.get(event.topic, []) + _handlers.get("*", []):
-                    handler(event)
+                # A savepoint per event: a handler's database error undoes only
+                # that event's work, not the other events' in this batch.
+                with session.begin_nested():
+                    for handler in _handlers.get(event.topic, []) + _handlers.get("*", []):
+                        handler(event)
             except Exception as exc:  # a handler's failure must not lose the event
                 event.attempts += 1
                 event.last_error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -117,6 +117,32 @@ def test_failing_handler_keeps_the_event_for_a_retry(app, topic):
     assert event.sent_at is not None and state["delivered"] == 1
 
 
+def test_database_error_in_one_handler_spares_the_other_events(app, topic):
+    """A handler whose SQL fails aborts only its own event's savepoint: the
+    other events of the batch are delivered and their writes kept."""
+    from sqlalchemy import text
+
+    name, on = topic
+    delivered = []
+
+    @on
+    def handler(event):
+        if event.payload["n"] == 2:
+            db.session.execute(text("SELECT * FROM no_such_table_for_the_outbox_test"))
+        delivered.append(event.payload["n"])
+
+    with app.app_context():
+        for n in (1, 2, 3):
+            outbox.publish(name, {"n": n}, tenant_id=None)
+        db.session.commit()
+    _relay_all(app)
+    events = {e.payload["n"]: e for e in _events(app, name)}
+    assert sorted(delivered) == [1, 3]
+    assert events[1].sent_at is not None and events[3].sent_at is not None
+    assert events[2].sent_at is None and events[2].attempts == 1
+    assert "no_such_table_for_the_outbox_test" in events[2].last_error
+
+
 def test_two_relays_at_once_do_not_deliver_twice(app, topic):
     name, on = topic
     calls = []
