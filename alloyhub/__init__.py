@@ -20,6 +20,7 @@ MODULES = [
     "alloyhub.tenants.products.module",
     "alloyhub.tenants.orders.module",
     "alloyhub.tenants.inventory.module",
+    "alloyhub.tenants.production.module",
     "alloyhub.spares.module",
 ]
 

@@ -1,0 +1,1 @@
+"""Production execution: work orders per published operation, the shop floor."""
