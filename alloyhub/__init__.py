@@ -21,6 +21,7 @@ MODULES = [
     "alloyhub.tenants.orders.module",
     "alloyhub.tenants.inventory.module",
     "alloyhub.tenants.production.module",
+    "alloyhub.tenants.scheduling.module",
     "alloyhub.spares.module",
 ]
 

@@ -1,10 +1,13 @@
-"""APS scheduling: the engine that plans a plant's operations.
+"""APS scheduling: the room that plans a plant's operations.
 
-This package holds, for now, the engine only (`engine/`): plain dataclasses,
-OR-Tools CP-SAT and a dispatching rule, no database and no Flask. The room's
-models/services/api/views/jobs build on it; a service turns database rows
-into a `Problem`, calls `solve` (inside an RQ job, reporting progress) and
-stores the `Schedule` it returns.
+`engine/` is the solver (plain dataclasses, OR-Tools CP-SAT and a
+dispatching rule, no database and no Flask). Around it: `problem.py` turns
+the committed order lines, routings, units, calendars, downtime, live unit
+state and begun work into an engine `Problem`; `services.py` holds schedule
+versions (create, solve as an RQ job in `jobs.py` with progress, lock, move,
+re-solve, compare, publish through the production room) and unit
+disruptions; `api.py` (/api/v1/scheduling) and `views.py` (the Gantt in
+`gantt.py`) call the services.
 
 Public API (``from alloyhub.tenants.scheduling import engine``; the names
 below live in ``engine.model``, ``engine.cpsat``, ``engine.dispatch``,
