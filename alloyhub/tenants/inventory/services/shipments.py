@@ -13,9 +13,11 @@ from alloyhub.platform.db import db, get_or_404, utcnow
 from ..errors import CoilUnavailable, DoubleBooking, Invalid, InventoryConflict, Missing
 from ..models import (
     AVAILABLE,
+    IN_STOCK,
     RESERVED,
     SHIPPED,
     Coil,
+    Reservation,
     Shipment,
     ShipmentItem,
     Warehouse,
@@ -219,6 +221,7 @@ def confirm_shipment(shipment: Shipment) -> Shipment:
                     reason=shipment.shipment_no, shipment_id=shipment.id, order_line_id=item.order_line_id, at=at)
     shipment.status, shipment.shipped_at, shipment.shipped_by = "shipped", at, current_user_id()
     db.session.flush()
+    _lines_follow(shipment, {item.order_line_id or coils[item.coil_id].order_line_id for item in items}, "shipped")
     db.session.refresh(shipment)
     payload = _shipment_payload(shipment)
     outbox.publish("inventory.shipment.shipped", payload)
@@ -243,6 +246,7 @@ def deliver_shipment(shipment: Shipment, *, received_by: str | None = None, note
     shipment.status, shipment.delivered_at, shipment.delivered_by = "delivered", when, current_user_id()
     shipment.received_by, shipment.delivery_note = clean(received_by), clean(note)
     db.session.flush()
+    _lines_follow(shipment, _lines_on(shipment), "delivered")
     outbox.publish("inventory.shipment.delivered", {**_shipment_payload(shipment),
                                                      "received_by": shipment.received_by,
                                                      "delivered_at": when.isoformat()})
@@ -250,6 +254,48 @@ def deliver_shipment(shipment: Shipment, *, received_by: str | None = None, note
                  shipment_no=shipment.shipment_no, received_by=shipment.received_by)
     save()
     return shipment
+
+
+def _lines_on(shipment: Shipment) -> set:
+    rows = db.session.execute(select(ShipmentItem.order_line_id, Coil.order_line_id)
+                              .join(Coil, Coil.id == ShipmentItem.coil_id)
+                              .where(ShipmentItem.shipment_id == shipment.id)).all()
+    return {item_line or coil_line for item_line, coil_line in rows}
+
+
+def _still_in_stock(line_id) -> bool:
+    """Coils made for or reserved to the line that are still here."""
+    made = select(Coil.id).where(Coil.order_line_id == line_id, Coil.status.in_(IN_STOCK))
+    reserved = (select(Coil.id).join(Reservation, Reservation.coil_id == Coil.id)
+                .where(Reservation.order_line_id == line_id, Reservation.status == "active",
+                       Coil.status.in_(IN_STOCK)))
+    return db.session.scalar(select(made.union(reserved).exists())) or False
+
+
+def _still_on_the_road(line_id) -> bool:
+    carried = (select(ShipmentItem.id).join(Shipment, Shipment.id == ShipmentItem.shipment_id)
+               .join(Coil, Coil.id == ShipmentItem.coil_id)
+               .where(Shipment.status == "shipped",
+                      or_(ShipmentItem.order_line_id == line_id, Coil.order_line_id == line_id)))
+    return db.session.scalar(select(carried.exists())) or False
+
+
+def _lines_follow(shipment: Shipment, line_ids, to_status: str) -> None:
+    """Order lines follow their coils: a line in stock is shipped once none
+    of its coils is left in stock; a shipped line is delivered once no
+    shipment carrying it is still on the road. In the shipment's own
+    transaction, so the coils and the lines never disagree."""
+    try:
+        from alloyhub.tenants.orders import services as orders
+        from alloyhub.tenants.orders.models import OrderLine
+    except ImportError:  # the orders room is not installed
+        return
+    before, waiting = ("in_stock", _still_in_stock) if to_status == "shipped" else ("shipped", _still_on_the_road)
+    for line_id in sorted(filter(None, line_ids), key=str):
+        line = db.session.get(OrderLine, line_id)
+        if line is None or line.status != before or waiting(line_id):
+            continue
+        orders.set_line_status(line, to_status, f"{to_status} on {shipment.shipment_no}", commit=False)
 
 
 def cancel_shipment(shipment: Shipment, reason: str | None = None) -> Shipment:
