@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from alloyhub.tenants.scheduling.engine import checker, cpsat, dispatch, fjs, generator
+from alloyhub.tenants.scheduling.engine import checker, cpsat, dispatch, fjs, fjsp_search, generator
+from alloyhub.tenants.scheduling.engine.analysis import make_schedule
 from alloyhub.tenants.scheduling.engine.model import (Frozen, Job, Machine, Operation, Option, Problem,
                                                       ProblemError, downtime_from_availability)
 
@@ -105,10 +107,75 @@ def test_progress_is_reported_and_can_stop_the_search(mk01):
 def test_large_neighbourhood_search_keeps_schedules_feasible(monkeypatch):
     problem = fjs.load(FJSP / "MK06.fjs")          # not proved optimal in a few seconds: LNS rounds run
     monkeypatch.setattr(cpsat, "FIRST_PHASE", 0.2)
+    monkeypatch.setattr(cpsat, "FIRST_PHASE_PURE", 0.2)
     result = cpsat.solve(problem, "makespan", time_limit=5)
     assert result.feasible and checker.check(problem, result) == []
     assert result.search["lns_rounds"] > 0
     assert 57 <= result.kpis.makespan < dispatch.solve(problem).kpis.makespan
+
+
+# --------------------------------------------------------------------------- the pure flexible job-shop search
+def test_pure_search_is_used_only_for_makespan_on_pure_flexible_job_shops(mk01):
+    assert fjsp_search.applies(mk01, {"makespan": 1})
+    assert not fjsp_search.applies(mk01, {"makespan": 1, "weighted_tardiness": 1})
+    assert not fjsp_search.applies(mk01, {"weighted_tardiness": 1})
+    with_setups = copy.deepcopy(mk01)
+    with_setups.machines[0].default_setup = 3
+    assert not fjsp_search.applies(with_setups, {"makespan": 1})
+    furnace = copy.deepcopy(mk01)
+    furnace.machines[1].capacity = 2
+    assert not fjsp_search.applies(furnace, {"makespan": 1})
+    frozen = copy.deepcopy(mk01)
+    first = frozen.jobs[0].operations[0]
+    first.frozen = Frozen(first.options[0].machine, 0, first.options[0].duration)
+    assert not fjsp_search.applies(frozen, {"makespan": 1})
+    locked = copy.deepcopy(mk01)
+    locked.jobs[0].operations[0].lock_machine = locked.jobs[0].operations[0].options[0].machine
+    assert not fjsp_search.applies(locked, {"makespan": 1})
+    down = copy.deepcopy(mk01)
+    down.machines[0].downtime = [(5, 10)]
+    assert not fjsp_search.applies(down, {"makespan": 1})
+
+
+def test_randomized_greedy_schedules_are_feasible_and_left_shifted():
+    for name in ("MK01", "MK06", "MK10"):
+        problem = fjs.load(FJSP / f"{name}.fjs")
+        shop = fjsp_search.Shop(problem)
+        greedy = fjsp_search.best_greedy(shop, seed=3, seconds=0.2)
+        schedule = make_schedule(problem, greedy.placements(shop), "feasible", "greedy")
+        assert checker.check(problem, schedule) == [], name
+        assert greedy.makespan == schedule.kpis.makespan
+        # the same machine orders stretched out in time shift back to the same schedule
+        stretched = fjsp_search.decode(shop, greedy.assign, [3 * s + 5 for s in greedy.start])
+        assert (stretched.start, stretched.makespan) == (greedy.start, greedy.makespan), name
+
+
+def test_pure_search_improves_from_a_greedy_schedule():
+    problem = fjs.load(FJSP / "MK06.fjs")
+    shop = fjsp_search.Shop(problem)
+    greedy = fjsp_search.best_greedy(shop, seed=1, seconds=0.1)
+    seen, stats = [], {}
+    placements = fjsp_search.improve(problem, greedy.placements(shop), time.monotonic() + 4, workers=2, seed=1,
+                                     bound=None, report=lambda makespan: seen.append(makespan) and False,
+                                     stats=stats)
+    schedule = make_schedule(problem, placements, "feasible", "fjsp")
+    assert checker.check(problem, schedule) == []
+    assert stats["lns_rounds"] > 0
+    assert 57 <= schedule.kpis.makespan < greedy.makespan
+    assert seen and seen == sorted(seen, reverse=True) and seen[-1] == schedule.kpis.makespan
+
+
+def test_pure_search_stops_when_the_caller_says_so():
+    problem = fjs.load(FJSP / "MK10.fjs")
+    shop = fjsp_search.Shop(problem)
+    greedy = fjsp_search.best_greedy(shop, seed=1, seconds=0.1)
+    seen, stats = [], {}
+    placements = fjsp_search.improve(problem, greedy.placements(shop), time.monotonic() + 30, workers=2, seed=1,
+                                     bound=None, report=lambda makespan: seen.append(makespan) or True,
+                                     stats=stats)
+    assert len(seen) == 1 and "final_phase" not in stats
+    schedule = make_schedule(problem, placements, "feasible", "fjsp")
+    assert checker.check(problem, schedule) == [] and schedule.kpis.makespan == seen[0]
 
 
 # --------------------------------------------------------------------------- setups, batching, downtime
