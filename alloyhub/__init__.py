@@ -23,6 +23,7 @@ MODULES = [
     "alloyhub.tenants.production.module",
     "alloyhub.tenants.scheduling.module",
     "alloyhub.spares.module",
+    "alloyhub.remote_service.module",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Remote expert diagnostics (issue 7)."""
