@@ -515,3 +515,68 @@ class Compatible(MethodView):
     def get(self, args):
         """Spares that fit an equipment model: own stock and parts others share, nearest first"""
         return catalogue.compatible(args["model"])
+
+
+# ---------------------------------------------------------------- payments (Stripe Connect)
+
+def _account_view():
+    from . import payments
+
+    account = payments.account_of()
+    return {"payments_enabled": payments.enabled(), "state": payments.account_state(account),
+            "charges_enabled": bool(account and account.charges_enabled),
+            "payouts_enabled": bool(account and account.payouts_enabled),
+            "details_submitted": bool(account and account.details_submitted),
+            "platform_fee_percent": str(payments.fee_percent())}
+
+
+@blp.route("/spare-payments/account")
+class PaymentAccount(MethodView):
+    @requires(SPARES_READ)
+    @blp.response(200, s.SparesPaymentAccountSchema)
+    def get(self):
+        """The company's Stripe Connect account for selling parts online, as last known"""
+        return _account_view()
+
+
+@blp.route("/spare-payments/account/link")
+class PaymentAccountLink(MethodView):
+    @requires(SPARES_SHARE)
+    @blp.response(201, s.SparesRedirectSchema)
+    def post(self):
+        """Connect (or finish connecting) the company's Stripe account: Stripe's onboarding page (409 when
+        online payment is off)"""
+        from flask import url_for
+
+        from . import payments
+
+        return {"url": payments.connect(return_url=url_for("spares.payments_return", _external=True),
+                                        refresh_url=url_for("spares.payments_connect_again", _external=True))}
+
+
+@blp.route("/spare-payments/account/refresh")
+class PaymentAccountRefresh(MethodView):
+    @requires(SPARES_SHARE)
+    @blp.response(200, s.SparesPaymentAccountSchema)
+    def post(self):
+        """Ask Stripe whether the company's account can take payments now"""
+        from . import payments
+
+        payments.refresh_account()
+        return _account_view()
+
+
+@blp.route("/spare-requests/<uuid:request_id>/pay")
+class RequestPay(MethodView):
+    @requires(SPARES_TRADE)
+    @blp.response(201, s.SparesRedirectSchema)
+    def post(self, request_id):
+        """Requester: pay an accepted request online: Stripe Checkout's page (409 when settled offline)"""
+        from flask import url_for
+
+        from . import payments
+
+        req = req_service.get_request(request_id, for_update=True)
+        return {"url": payments.start_checkout(
+            req, success_url=url_for("spares.request_paid", request_id=req.id, _external=True),
+            cancel_url=url_for("spares.request_detail", request_id=req.id, _external=True))}

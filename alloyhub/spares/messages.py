@@ -38,11 +38,19 @@ LABELS = {
     "offer_accepted": _l("Offer accepted"), "returned": _l("Sent back"), "core_sent": _l("Core sent back"),
     "return_received": _l("Loan returned"), "core_received": _l("Core received"), "rated": _l("Rated"),
     "message": _l("Message"), "closed": _l("Closed"),
+    # payments
+    "paid": _l("Paid"), "refunded": _l("Refunded"), "payment_started": _l("Payment started"),
+    "payment_due": _l("awaiting payment"), "payment_pending": _l("payment started, not confirmed yet"),
+    "payment_paid": _l("paid"), "payment_refunded": _l("refunded"), "payment_cancelled": _l("withdrawn"),
     # roles in a request
     "incoming": _l("Incoming"), "outgoing": _l("Outgoing"),
 }
 
 SERVICE_MESSAGES = (
+    N_("Online payment is not set up here; settle offline"), N_("Only the requesting company pays"),
+    N_("This request is settled offline between the companies"), N_("This request is paid already"),
+    N_("The requester has not paid yet; ship once the payment is in"),
+    N_("The payment has no charge to refund; ask AlloyHub support"),
     N_("No such spare part"), N_("No such listing"), N_("No such site."), N_("No such request"),
     N_("Enter the part number."), N_("A part number needs letters or digits."), N_("Choose new, refurbished or used."),
     N_("Enter a whole number, zero or more."), N_("Enter a price, zero or more."),

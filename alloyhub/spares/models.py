@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, Numeric, String, Text, func,
+    BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, Numeric, String, Text, func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -282,3 +282,47 @@ class SpareWanted(IdMixin, TimestampMixin, TenantScoped, Base):
     needed_by: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
     region: Mapped[str | None] = mapped_column(String(80))
+
+
+# Payment states of a request line paid online (Stripe Connect).
+PAYMENT_DUE, PAYMENT_PENDING, PAYMENT_PAID = "due", "pending", "paid"
+PAYMENT_REFUNDED, PAYMENT_CANCELLED = "refunded", "cancelled"
+
+
+class SparePaymentAccount(TimestampMixin, Base):
+    """A selling company's Stripe Connect (Express) account, and what Stripe
+    last said of it: it can be paid once `charges_enabled`."""
+
+    __tablename__ = "spares_payment_accounts"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    stripe_account_id: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    charges_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    payouts_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    details_submitted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SparePayment(TimestampMixin, Base):
+    """The online payment of one request line (same id as the request),
+    which both companies see: a destination charge to the holder's connected
+    account through Checkout, less the platform's fee."""
+
+    __tablename__ = "spares_payments"
+    id: Mapped[uuid.UUID] = mapped_column(ForeignKey("spares_requests.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)  # the holder
+    requester_tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default=PAYMENT_DUE)
+    amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fee_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    destination_account: Mapped[str] = mapped_column(String(255), nullable=False)
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    refund_id: Mapped[str | None] = mapped_column(String(255))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}

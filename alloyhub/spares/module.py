@@ -10,7 +10,7 @@ from alloyhub.platform.billing import entitlements
 from alloyhub.platform.web import NavItem, register_nav
 
 from . import api as spares_api
-from . import demo, index, listings, views, wanted
+from . import demo, index, listings, payments, views, wanted  # noqa: F401 - payments registers its webhook handler
 from .permissions import SPARES_READ
 
 

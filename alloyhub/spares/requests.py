@@ -33,7 +33,7 @@ from alloyhub.platform.errors import Conflict, NotFound, PermissionDenied, Valid
 from alloyhub.platform.identity.models import Membership, MembershipRole, Role, User
 from alloyhub.platform.sharing import services as sharing
 
-from . import listings, stock
+from . import listings, payments, stock
 from .models import (
     ACCEPTED, CANCELLED, COMPLETED, CORE_SHIPPED, COUNTERED, DECLINED, HOLDING_STATES, PART_KIND, RECEIVED,
     REQUEST_KINDS, REQUESTED, RETURN_SHIPPED, SHIPPED, URGENCIES, SparePart, SpareHolderStats, SpareListing,
@@ -222,6 +222,7 @@ def accept(req: SpareRequest, note: str | None = None) -> SpareRequest:
         raise Conflict("Price on request: send a quote (counter-offer) first")
     _first_reply(req)
     req.accepted_at = utcnow()
+    payments.open_payment(req)
     return _step(req, "accepted", ACCEPTED, note)
 
 
@@ -280,6 +281,7 @@ def accept_offer(req: SpareRequest, note: str | None = None) -> SpareRequest:
         req.part_label = f"{req.offer_alternate} (interchangeable for {req.part_label}, approved)"[:300]
     req.offer_price = req.offer_quantity = req.offer_alternate = None
     req.accepted_at = utcnow()
+    payments.open_payment(req)
     return _step(req, "offer_accepted", ACCEPTED, note)
 
 
@@ -291,6 +293,7 @@ def cancel(req: SpareRequest, note: str | None = None) -> SpareRequest:
         raise Conflict(f"Not possible while the request is {req.status}")
     _release(req)
     req.closed_at = utcnow()
+    payments.refund_on_cancel(req)
     return _step(req, "cancelled", CANCELLED, note)
 
 
@@ -307,6 +310,7 @@ def ship(req: SpareRequest, tracking: str | None = None, note: str | None = None
     """The holder sends the parts: its stock and shared quantity go down,
     the reservation ends."""
     _require(req, "holder", ACCEPTED)
+    payments.require_paid_before_shipping(req)
     lock_listing(req.listing_id)
     part = _holder_part(req)
     listing = db.session.scalar(select(SpareListing).where(SpareListing.id == part.id))
@@ -482,6 +486,8 @@ NOTICE = {
     "core_received": "{from_} received the core ({number})",
     "message": "{from_} wrote on {number}: {note}",
     "rated": "{from_} rated request {number}: {note}",
+    "paid": "Request {number} for {part} is paid online: {note}",
+    "refunded": "The payment of request {number} was refunded: {note}",
 }
 
 

@@ -234,7 +234,15 @@ class SparesRequestSchema(ma.Schema):
     return_due = fields.Date(dump_only=True, allow_none=True)
     tracking = fields.String(dump_only=True, allow_none=True)
     return_tracking = fields.String(dump_only=True, allow_none=True)
-    settlement = fields.String(dump_only=True)
+    settlement = fields.String(dump_only=True, metadata={"description": "offline | stripe"})
+    payment = fields.Method("_payment", dump_only=True, allow_none=True,
+                            metadata={"description": "The online payment (settlement stripe), as both sides see it"})
+
+    def _payment(self, req):
+        from .payments import payment_of
+
+        found = payment_of(req)
+        return SparesPaymentSchema().dump(found) if found is not None else None
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
@@ -320,3 +328,33 @@ class SparesWantedSchema(ma.Schema):
     status = fields.String(dump_only=True)
     region = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
+
+
+class SparesPaymentSchema(ma.Schema):
+    status = fields.String(dump_only=True, metadata={"description": "due | pending | paid | refunded | cancelled"})
+    amount = Money(dump_only=True)
+    currency = fields.String(dump_only=True)
+    platform_fee = fields.Method("_fee", dump_only=True)
+    paid_at = fields.DateTime(dump_only=True, allow_none=True)
+    refunded_at = fields.DateTime(dump_only=True, allow_none=True)
+
+    def _fee(self, payment):
+        from decimal import Decimal
+
+        from .payments import ZERO_DECIMAL
+
+        exponent = 1 if payment.currency.lower() in ZERO_DECIMAL else 100
+        return str((Decimal(payment.fee_minor) / exponent).quantize(Decimal("0.01")))
+
+
+class SparesPaymentAccountSchema(ma.Schema):
+    payments_enabled = fields.Boolean(dump_only=True, metadata={"description": "Online payment is set up here"})
+    state = fields.String(dump_only=True, metadata={"description": "none | onboarding | pending | enabled"})
+    charges_enabled = fields.Boolean(dump_only=True)
+    payouts_enabled = fields.Boolean(dump_only=True)
+    details_submitted = fields.Boolean(dump_only=True)
+    platform_fee_percent = fields.String(dump_only=True)
+
+
+class SparesRedirectSchema(ma.Schema):
+    url = fields.String(dump_only=True, metadata={"description": "Stripe's page to send the user to"})

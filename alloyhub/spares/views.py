@@ -515,7 +515,10 @@ def request_detail(request_id):
     names = sharing.names_of({req.tenant_id, req.requester_tenant_id})
     role = req_service.role_of(req)
     ratings = req_service.ratings_of(req)
+    from . import payments
+
     return render_template("spares/request.html", req=req, messages=messages, names=names, role=role,
+                           payment=payments.payment_of(req), fee_percent=payments.fee_percent(),
                            me=sharing.current_tenant().id, steps=STEPS[req.kind], ratings=ratings,
                            rated=any(r.rater_tenant_id == sharing.current_tenant().id for r in ratings),
                            people=sharing.user_names(m.author_user_id for m in messages),
@@ -587,6 +590,91 @@ def request_rate(request_id):
     else:
         flash(_("Thank you: the rating is recorded."), "success")
     return redirect(url_for("spares.request_detail", request_id=request_id))
+
+
+@bp.post("/spares/requests/<uuid:request_id>/pay")
+@requires(SPARES_TRADE)
+def request_pay(request_id):
+    """The requester pays online: off to Stripe Checkout."""
+    from . import payments
+    from . import requests as req_service
+
+    req = req_service.get_request(request_id, for_update=True)
+    try:
+        url = payments.start_checkout(
+            req, success_url=url_for("spares.request_paid", request_id=req.id, _external=True),
+            cancel_url=url_for("spares.request_detail", request_id=req.id, _external=True))
+    except AppError as exc:
+        _fail(exc)
+        return redirect(url_for("spares.request_detail", request_id=request_id))
+    return redirect(url, code=303)
+
+
+@bp.get("/spares/requests/<uuid:request_id>/paid")
+@requires(SPARES_READ)
+def request_paid(request_id):
+    """Back from Checkout: Stripe confirms the payment by webhook, moments later."""
+    from . import requests as req_service
+
+    req_service.get_request(request_id)
+    flash(_("Thank you: the payment is confirmed as soon as Stripe reports it."), "success")
+    return request_detail(request_id)
+
+
+# ---------------------------------------------------------------- payments account (Stripe Connect)
+
+@bp.get("/spares/payments")
+@requires(SPARES_READ)
+def payments_page():
+    from . import payments
+
+    account = payments.account_of()
+    return render_template("spares/payments.html", account=account, state=payments.account_state(account),
+                           enabled=payments.enabled(), fee_percent=payments.fee_percent(),
+                           can_manage=_can(SPARES_SHARE))
+
+
+def _onboarding_redirect():
+    from . import payments
+
+    try:
+        url = payments.connect(return_url=url_for("spares.payments_return", _external=True),
+                               refresh_url=url_for("spares.payments_connect_again", _external=True))
+    except AppError as exc:
+        _fail(exc)
+        return redirect(url_for("spares.payments_page"))
+    return redirect(url, code=303)
+
+
+@bp.post("/spares/payments/connect")
+@requires(SPARES_SHARE)
+def payments_connect():
+    return _onboarding_redirect()
+
+
+@bp.get("/spares/payments/connect")
+@requires(SPARES_SHARE)
+def payments_connect_again():
+    """Stripe's refresh_url: the onboarding link expired, make a new one."""
+    return _onboarding_redirect()
+
+
+@bp.get("/spares/payments/return")
+@requires(SPARES_READ)
+def payments_return():
+    from . import payments
+
+    try:
+        account = payments.refresh_account()
+    except AppError as exc:
+        _fail(exc)
+    else:
+        if payments.can_be_paid(account):
+            flash(_("The Stripe account is connected: buyers pay online from now on."), "success")
+        else:
+            flash(_("Stripe has not finished checking the account yet; this page shows when it can take payments."),
+                  "warning")
+    return redirect(url_for("spares.payments_page"))
 
 
 # ---------------------------------------------------------------- wanted posts

@@ -81,6 +81,10 @@ class StandIn:
         self.meter_events: dict[str, dict] = {}   # identifier -> event (Stripe counts an identifier once)
         self.checkout_sessions: dict[str, dict] = {}
         self.portal_sessions: dict[str, dict] = {}
+        # Connect (spares payments): connected accounts, onboarding links, refunds with their Connect options.
+        self.accounts: dict[str, dict] = {}
+        self.account_links: list[dict] = []
+        self.refunds: dict[str, dict] = {}
         self.requests: list[tuple[str, str, dict]] = []
         self.base = ""
         self.lock = threading.Lock()
@@ -123,10 +127,23 @@ def _handler(state: StandIn):
             params = _nest(parse_qsl(raw.decode() if method == "POST" else split.query, keep_blank_values=True))
             with state.lock:
                 state.requests.append((method, path, params))
+            if path.startswith("/connect/onboarding/"):  # Stripe's hosted onboarding: completes it and returns
+                account = state.accounts.get(path.rsplit("/", 1)[1])
+                if account is None:
+                    return self._error(404, "No such onboarding page")
+                account.update(details_submitted=True, charges_enabled=True, payouts_enabled=True)
+                link = next(x for x in reversed(state.account_links) if x["account"] == account["id"])
+                self.send_response(303)
+                self.send_header("Location", link["return_url"])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if path.startswith("/checkout/"):  # the "hosted" Checkout page: pays at once and returns
                 session = state.checkout_sessions.get(path.rsplit("/", 1)[1])
                 if session is None:
                     return self._error(404, "No such checkout page")
+                if session["mode"] == "payment" and session["payment_status"] != "paid":
+                    _pay_in_localstripe(state, session)
                 session["status"] = "complete"
                 self.send_response(303)
                 self.send_header("Location", session["success_url"])
@@ -139,9 +156,24 @@ def _handler(state: StandIn):
                 ("POST", "/v1/billing/meter_events"): self._meter_event,
                 ("POST", "/v1/checkout/sessions"): self._create_checkout,
                 ("POST", "/v1/billing_portal/sessions"): self._create_portal,
+                ("POST", "/v1/accounts"): self._create_account,
+                ("POST", "/v1/account_links"): self._create_account_link,
+                ("POST", "/v1/refunds"): self._create_refund,
             }.get((method, path))
             if handler is not None:
                 return handler(params)
+            if path.startswith("/v1/checkout/sessions/") and method == "GET":
+                session = state.checkout_sessions.get(path.rsplit("/", 1)[1])
+                return self._json(200, session) if session else self._error(404, "No such checkout.session")
+            if path.startswith("/v1/accounts/"):
+                account = state.accounts.get(path.split("/")[3])
+                if account is None:
+                    return self._error(404, "No such account")
+                if method == "POST":  # the tests play Stripe's verification
+                    for key in ("charges_enabled", "payouts_enabled", "details_submitted"):
+                        if key in params:
+                            account[key] = params[key] == "true"
+                return self._json(200, account)
             self._forward(method, raw)
 
         # ---- Stripe API shapes (https://docs.stripe.com/api)
@@ -184,6 +216,37 @@ def _handler(state: StandIn):
             state.meter_events[ident] = event
             self._json(200, event)
 
+        def _create_account(self, params):
+            if params.get("type") != "express":
+                return self._error(400, "Only Express accounts are made here")
+            account = {"id": "acct_" + secrets.token_hex(8), "object": "account", "type": "express",
+                       "metadata": params.get("metadata") or {}, "capabilities_requested": params.get("capabilities"),
+                       "charges_enabled": False, "payouts_enabled": False, "details_submitted": False}
+            state.accounts[account["id"]] = account
+            self._json(200, account)
+
+        def _create_account_link(self, params):
+            if params.get("account") not in state.accounts:
+                return self._error(400, "No such account")
+            if params.get("type") != "account_onboarding" or not params.get("return_url") \
+                    or not params.get("refresh_url"):
+                return self._error(400, "type, return_url and refresh_url are required")
+            link = {"object": "account_link", "account": params["account"], "return_url": params["return_url"],
+                    "refresh_url": params["refresh_url"], "created": int(time.time()),
+                    "expires_at": int(time.time()) + 300,
+                    "url": f"{state.base}/connect/onboarding/{params['account']}"}
+            state.account_links.append(link)
+            self._json(200, link)
+
+        def _create_refund(self, params):
+            """Connect's options recorded here; the refund itself is localstripe's (of its PaymentIntent)."""
+            connect = {k: params.pop(k) for k in ("reverse_transfer", "refund_application_fee") if k in params}
+            status, body = _localstripe(state, "POST", "/v1/refunds", params,
+                                        self.headers.get("Idempotency-Key"))
+            if status == 200:
+                state.refunds[body["id"]] = {**body, **connect}
+            self._json(status, body)
+
         def _create_checkout(self, params):
             sid = "cs_test_" + secrets.token_hex(12)
             session = {"id": sid, "object": "checkout.session", "mode": params.get("mode"),
@@ -192,7 +255,15 @@ def _handler(state: StandIn):
                        "subscription_data_sent": params.get("subscription_data"),
                        "success_url": params.get("success_url"), "cancel_url": params.get("cancel_url"),
                        "status": "open", "payment_status": "unpaid", "subscription": None,
-                       "url": f"{state.base}/checkout/{sid}"}
+                       "url": f"{state.base}/checkout/{sid}",
+                       "payment_intent_data_sent": params.get("payment_intent_data"), "payment_intent": None}
+            if params.get("mode") == "payment":
+                destination = ((params.get("payment_intent_data") or {}).get("transfer_data") or {}).get("destination")
+                if destination is not None and destination not in state.accounts:
+                    return self._error(400, f"No such destination: {destination}")
+                session["amount_total"] = sum(int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1))
+                                              for i in params.get("line_items") or [])
+                session["currency"] = (params.get("line_items") or [{}])[0].get("price_data", {}).get("currency")
             state.checkout_sessions[sid] = session
             self._json(200, session)
 
@@ -221,6 +292,49 @@ def _handler(state: StandIn):
             self.wfile.write(body)
 
     return Handler
+
+
+def _form(params: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested data in Stripe's form encoding (the inverse of `_nest`)."""
+    out: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else key
+        if isinstance(value, dict):
+            out += _form(value, name)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                out += _form(item, f"{name}[{i}]") if isinstance(item, dict) else [(f"{name}[{i}]", str(item))]
+        else:
+            out.append((name, "true" if value is True else "false" if value is False else str(value)))
+    return out
+
+
+def _localstripe(state: StandIn, method: str, path: str, params: dict, idempotency_key: str | None = None):
+    from urllib.parse import urlencode
+
+    data = urlencode(_form(params)).encode() if method == "POST" else None
+    request = urllib.request.Request(state.upstream + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {API_KEY}")
+    if idempotency_key:
+        request.add_header("Idempotency-Key", idempotency_key)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _pay_in_localstripe(state: StandIn, session: dict) -> None:
+    """The buyer pays on the hosted page: a card PaymentIntent for the total
+    in localstripe (which charges it), its id on the session."""
+    status, pm = _localstripe(state, "POST", "/v1/payment_methods", {
+        "type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    assert status == 200, pm
+    status, intent = _localstripe(state, "POST", "/v1/payment_intents", {
+        "amount": session["amount_total"], "currency": session["currency"], "payment_method": pm["id"],
+        "confirm": True, "metadata": session.get("metadata") or {}})
+    assert status == 200 and intent["status"] == "succeeded", intent
+    session.update(payment_intent=intent["id"], payment_status="paid")
 
 
 def _localstripe_command() -> list[str]:

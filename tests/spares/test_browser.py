@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import text
 
 from tests.factories import PASSWORD
+from tests.platform.stripe_standin import localstripe_url, stripe_on, stripe_standin  # noqa: F401 - fixtures
 
 
 def _sign_in(page, base, email):
@@ -74,3 +75,53 @@ def test_search_request_accept_ship_receive(live_server, new_context, company, r
     expect(buyer.get_by_test_id("part-row").get_by_test_id("quantity")).to_have_text("2")
     seller.goto(f"{live_server}/sharing?tab=activity")
     expect(seller.get_by_test_id("read-row").first).to_contain_text(a.made.name)
+
+
+def test_pay_online_before_shipping(live_server, new_context, company, relay, owner_engine, tag, stripe_on, client):
+    """With billing on: B connects its Stripe account from the Online payments
+    page, accepts A's request; A pays through Checkout; once Stripe's webhook
+    says so, both see it paid and B can ship."""
+    from tests.platform.stripe_standin import event, signed
+
+    a, b = company(), company()
+    number = f"6310-ZZ-{tag}"
+    b.part(number, share="subscribers", quantity=4, terms={"sale_price": Decimal("40.00")})
+    relay()
+
+    seller = new_context().new_page()
+    _sign_in(seller, live_server, b.made.owner_email)
+    seller.goto(f"{live_server}/spares")
+    seller.get_by_test_id("payments-link").click()
+    expect(seller.get_by_test_id("payment-account")).to_have_attribute("data-state", "none")
+    seller.get_by_test_id("connect-stripe").click()  # Stripe's onboarding (the stand-in) sends it straight back
+    expect(seller.get_by_test_id("payment-account")).to_have_attribute("data-state", "enabled")
+
+    buyer = new_context().new_page()
+    _sign_in(buyer, live_server, a.made.owner_email)
+    buyer.goto(f"{live_server}/spares/catalogue?q={number}")
+    buyer.get_by_test_id("hit").first.get_by_role("link").first.click()
+    buyer.get_by_test_id("quantity").fill("1")
+    buyer.get_by_test_id("send-request").click()
+    request_url = buyer.url
+
+    seller.goto(f"{live_server}/spares/requests?role=incoming")
+    seller.get_by_test_id("request-row").first.get_by_role("link").click()
+    seller.get_by_test_id("action-accept").click()
+    expect(seller.get_by_test_id("payment")).to_have_attribute("data-payment", "due")
+    expect(seller.get_by_test_id("awaiting-payment")).to_be_visible()
+    expect(seller.get_by_test_id("action-ship")).to_have_count(0)
+
+    buyer.goto(request_url)
+    buyer.get_by_test_id("action-pay").click()  # Checkout (the stand-in) takes the card and returns
+    expect(buyer.get_by_test_id("payment")).to_have_attribute("data-payment", "pending")
+    session = next(s for s in stripe_on.checkout_sessions.values() if s["mode"] == "payment"
+                   and s["metadata"].get("request_id") == request_url.rstrip("/").rsplit("/", 1)[1])
+    body, headers = signed(event("checkout.session.completed", session))
+    assert client.post("/webhooks/stripe", data=body, headers=headers).status_code == 200
+
+    buyer.reload()
+    expect(buyer.get_by_test_id("payment")).to_have_attribute("data-payment", "paid")
+    seller.reload()
+    expect(seller.get_by_test_id("payment")).to_have_attribute("data-payment", "paid")
+    seller.get_by_test_id("action-ship").click()
+    expect(seller.get_by_test_id("status")).to_have_attribute("data-status", "shipped")
