@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: up test install translations chromium agent bench clean
+.PHONY: up test install translations chromium fonts agent bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ translations: $(INSTALLED)
 	  $(BIN)/pybabel -q compile -d $$dir || exit 1; done
 
 up: install
+	@$(MAKE) --no-print-directory fonts || echo "no Chinese font could be installed: PDF reports will show Chinese as '?'"
 	$(BIN)/alloyhub up
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
@@ -33,9 +34,20 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# PDF reports (remote_service) print Chinese with a CJK font: install Debian's
+# WenQuanYi Micro Hei when fontconfig knows none and no known CJK font file exists.
+CJK_FONTS := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+fonts:
+	@found=; for f in $(CJK_FONTS); do [ -e "$$f" ] && found=$$f; done; \
+	  if [ -z "$$found" ] && command -v fc-list >/dev/null 2>&1; then found=$$(fc-list :lang=zh file | head -n 1); fi; \
+	  [ -n "$$found" ] || { \
+	  echo "installing Debian's fonts-wqy-microhei for the Chinese PDF reports"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei >/dev/null; }
+
 # The platform's suite, then the agent's (its own distribution, its own tests).
 # pytest exits 5 when it collects no test; that is not a failure of a suite.
-test: install chromium
+test: install chromium fonts
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; \
 	cd agents && ../$(BIN)/python -m pytest -q; arc=$$?; [ $$arc -eq 5 ] && arc=0; \
 	[ $$rc -eq 0 ] && [ $$arc -eq 0 ]

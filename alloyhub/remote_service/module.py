@@ -34,6 +34,8 @@ def init_app(app) -> None:
         app.before_request_funcs.setdefault(None, []).insert(0, _upload_limit)
     api.register_blueprint(remote_api.blp)
     app.register_blueprint(views.bp)
+    # Equipment and alarms pages link here only when this room is installed.
+    app.add_template_global(views.service_request_link, "remote_service_link")
     # The plant's requests and, for an expert firm, its engagements: one page
     # (every built-in role with remote_service.diagnose has .request too).
     register_nav(NavItem("remote_service", _l("Remote experts"), "remote_service.index", REMOTE_REQUEST, order=75))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import (
@@ -30,7 +31,7 @@ from alloyhub.platform.permissions import AUTHENTICATED
 
 from . import services
 from .messages import LABELS
-from .models import ACTION_KINDS, AVAILABILITY, ENDED_STATES, URGENCIES, ExpertProfile, ServiceRequest
+from .models import ACTION_KINDS, AVAILABILITY, ENDED_STATES, MODULE, URGENCIES, ExpertProfile, ServiceRequest
 from .permissions import REMOTE_APPROVE, REMOTE_DIAGNOSE, REMOTE_GRANT, REMOTE_REQUEST
 
 bp = Blueprint("remote_service", __name__, template_folder="templates")
@@ -92,6 +93,33 @@ def _pairs(values) -> list[dict]:
 
 def _back(req_id, anchor: str = ""):
     return redirect(url_for("remote_service.request_detail", service_request_id=req_id) + anchor)
+
+
+# ---------------------------------------------------------------- links from other rooms
+
+@dataclass(frozen=True)
+class RequestLink:
+    url: str
+    label: str
+
+
+def service_request_link(unit_id=None, alarm_id=None) -> RequestLink | None:
+    """The template global `remote_service_link`: the equipment page and an
+    alarm's page offer to open a service request through it, without
+    importing this room. None unless the company's plan includes the room
+    and the person may open requests."""
+    from alloyhub.platform.billing import services as billing
+
+    principal = current_principal()
+    if principal is None or principal.tenant_id is None or not principal.can(REMOTE_REQUEST):
+        return None
+    try:
+        if not billing.state(principal.tenant_id).plan.includes(MODULE):
+            return None
+    except AppError:
+        return None
+    args = {"alarm_id": alarm_id} if alarm_id else {"unit_id": unit_id} if unit_id else {}
+    return RequestLink(url_for("remote_service.new_request", **args), _("Ask a remote expert"))
 
 
 # ---------------------------------------------------------------- overview and directory
