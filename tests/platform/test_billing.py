@@ -554,7 +554,6 @@ def test_an_upload_beyond_the_plans_storage_is_refused_naming_a_plan_with_room(a
 
 def test_a_spare_part_attachment_beyond_the_plans_storage_is_refused(
         app, tenant_factory, tmp_path, monkeypatch):
-    pytest.importorskip("alloyhub.spares.attachments")
     import io
 
     from alloyhub.spares import stock
