@@ -416,3 +416,35 @@ def test_maintenance_makes_partitions_ahead_and_drops_by_retention(app, owner_en
     assert f"telemetry_points_p{old:%Y%m%d}" not in names
     assert f"telemetry_points_p{kept:%Y%m%d}" in names
     assert report["partitions_dropped"] >= 1
+
+
+def test_a_stop_ends_the_database_retry_loop_without_acknowledging(app, monkeypatch):
+    """While the database refuses a lot, the ingest retries; told to stop
+    (SIGTERM from `alloyhub up`), it leaves the loop with nothing to ack, so
+    the broker redelivers the lot to the next run."""
+    import psycopg
+
+    from alloyhub.tenants.telemetry import ingest
+
+    settings = ingest.settings_from_app(app, client_id=f"test-ingest-{secrets.token_hex(4)}")
+    ingestor = ingest.Ingestor(settings, app)
+    attempts = []
+
+    def refuse(messages):
+        attempts.append(len(messages))
+        if len(attempts) == 2:
+            ingestor.stop.set()
+        raise psycopg.OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(ingestor, "process", refuse)
+    monkeypatch.setattr(ingestor, "_reconnect", lambda: None)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(ingestor._process_with_retry([object()])), daemon=True)
+    worker.start()
+    worker.join(15)
+    try:
+        assert done == [[]], "the retry loop did not end on stop"
+        assert attempts == [1, 1]
+    finally:
+        ingestor.stop.set()
+        ingestor.conn.close()

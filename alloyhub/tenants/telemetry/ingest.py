@@ -549,9 +549,10 @@ class Ingestor:
                 self.counters["db_errors"] += 1
                 log.exception("storing %d messages failed; retrying", len(messages))
                 self._reconnect()
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
                 self.counters.subtract({"received": len(messages)})  # counted again on the retry
+                if self.stop.wait(delay):  # told to stop: nothing acknowledged, the broker redelivers the lot
+                    return []
+                delay = min(delay * 2, 5.0)
 
     def _reconnect(self) -> None:
         import psycopg
