@@ -210,17 +210,25 @@ def ingest_run(database_url, app, mqtt_url, agents, seconds, publishers, ingests
            "MQTT_URL": mqtt_url, "REDIS_URL": app.config["REDIS_URL"], "SECRET_KEY": "bench"}
     import tempfile
 
-    log = tempfile.TemporaryFile()  # the ingests' log, shown if one of them dies
+    log = tempfile.TemporaryFile()  # the ingests' log: shows when they subscribed, and why one died
     procs = [subprocess.Popen([sys.executable, "-m", "alloyhub.cli", "ingest", "--client-id", f"{group}-{i}",
                                "--share-group", group, "--receive-maximum", "65535"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
              for i in range(ingests)]
     try:
-        time.sleep(4.0)  # connected and subscribed (maintenance runs first)
-        for p in procs:
-            if p.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"ingest exited: {log.read().decode(errors='replace')[-2000:]}")
+        # The broker drops what nobody subscribes to: publish only once every
+        # ingest has subscribed (a fixed pause lost points on a slow machine).
+        deadline = time.monotonic() + 120
+        while True:
+            log.seek(0)
+            text = log.read().decode(errors="replace")
+            if text.count("subscribed to") >= ingests:
+                break
+            dead = [p for p in procs if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                raise RuntimeError(f"ingest did not subscribe: {text[-2000:]}")
+            time.sleep(0.1)
+        time.sleep(1.0)  # the first maintenance pass (partitions) is done
         acked, _elapsed, _seq, (_t0, wall0) = _publish(host, port, agents, seconds, publishers, seq_start,
                                                        points_per_s=points_per_s)
         expected = acked * POINTS_PER_MESSAGE

@@ -87,6 +87,14 @@ class Procs:
              "--heartbeat", "2", "--drain-timeout", "5"],
             stdout=self.logs["agent"], stderr=self.logs["agent"])
 
+    def wait_subscribed(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while b"subscribed to" not in (self.tmp / "ingest.log").read_bytes():
+            if self.ingest.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the ingest did not subscribe: "
+                                   + (self.tmp / "ingest.log").read_text(errors="replace")[-2000:])
+            time.sleep(0.1)
+
     def kill(self, name: str):
         proc = getattr(self, name)
         proc.send_signal(signal.SIGKILL)
@@ -179,7 +187,10 @@ def test_every_generated_point_is_stored_exactly_once_through_kills(app, tenant_
     try:
         procs.start_broker()
         procs.start_ingest()
-        time.sleep(3)  # the ingest's session and subscription exist (and are saved) before data flows
+        # Data flows only once the ingest's session and subscription exist (the
+        # broker drops what nobody subscribes to); a slow start must not lose it.
+        procs.wait_subscribed()
+        time.sleep(1)  # and are saved (autosave_on_changes)
         procs.start_agent()
         # Each kill is followed by a restart; the broker is killed only while the
         # ingest has been connected for a while (see the module's docstring).

@@ -473,6 +473,9 @@ class Ingestor:
             self.connected.set()
 
         def on_subscribe(c, userdata, mid, reason_codes, properties):
+            # Until this line the broker drops what nobody subscribes to: whoever
+            # starts the first ingest of a group (a benchmark, a test) waits for it.
+            log.info("subscribed to %s (share group %s)", ", ".join(TOPICS), self.s.share_group)
             self.subscribed.set()
 
         def on_disconnect(c, userdata, flags, reason_code, properties):
