@@ -292,7 +292,7 @@ class Ingestor:
             if day not in self.days:
                 self._ensure_day(day)
             # TAG_RE admits no backslash or control character: the tag needs no COPY escaping.
-            rows.append(f"{prefix}{tag}\t{ts_text}\t{value}\t{qc}")
+            rows.append(f"{prefix}{tag}\t{ts_text}\t{value}\t{qc}\n")
             if fv is None:
                 days[day] = days.get(day, 0) + 1
             else:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from itertools import chain
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -47,15 +48,19 @@ SELECT * FROM unnest(%s::uuid[], %s::uuid[]) ON CONFLICT (agent_id) DO NOTHING
 
 # FOR SHARE on the marks: the compaction takes the same rows FOR UPDATE
 # before it raises a low-water mark and deletes the rows under it, so a seq
-# is never judged against a mark that moves during this transaction.
+# is never judged against a mark that moves during this transaction. The
+# batches come as one text, "agent index,seq,points" per line (thousands per
+# lot: array parameters would cost the ingest more to build than this to parse).
 CLAIM_SEQS = """
 WITH m AS (
-    SELECT agent_id, low_water FROM telemetry_seq_marks WHERE agent_id = ANY(%s::uuid[]) FOR SHARE
+    SELECT tenant_id, agent_id, low_water FROM telemetry_seq_marks WHERE agent_id = ANY(%(agents)s::uuid[]) FOR SHARE
 ), b AS (
-    SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::bigint[], %s::int[]) AS b(tenant_id, agent_id, seq, points)
+    SELECT (%(agents)s::uuid[])[split_part(line, ',', 1)::int] AS agent_id, split_part(line, ',', 2)::bigint AS seq,
+           split_part(line, ',', 3)::int AS points
+    FROM string_to_table(%(batches)s, E'\\n') AS line
 )
 INSERT INTO telemetry_batches (tenant_id, agent_id, seq, points)
-SELECT b.tenant_id, b.agent_id, b.seq, b.points FROM b JOIN m ON m.agent_id = b.agent_id
+SELECT m.tenant_id, b.agent_id, b.seq, b.points FROM b JOIN m ON m.agent_id = b.agent_id
 WHERE b.seq > m.low_water
 ON CONFLICT (agent_id, seq) DO NOTHING
 RETURNING agent_id::text, seq
@@ -125,7 +130,7 @@ class Batch:
     tenant_key: str  # the same ids as text: cheap dictionary keys on the hot path
     agent_key: str
     seq: int
-    rows: list[str]  # COPY lines (without the trailing newline), one per point
+    rows: list[str]  # COPY lines (each ending in a newline), one per point
     points: Sequence[dict]  # hooks.StoredPoints for the hooks (empty when nobody listens)
     unknown: dict[str, int] = field(default_factory=dict)  # tag -> points of tags not in the catalogue
     minutes: dict[tuple, list] = field(default_factory=dict)  # (tag, minute) -> [n, sum, min, max, last_ts, last_v]
@@ -143,14 +148,24 @@ class WriteResult:
 def merge_rollups(stored: list[Batch]) -> tuple[dict, dict]:
     """Minute and hour aggregates of a lot, keyed (agent_id, tag, bucket) -> [tenant, n, sum, min, max, last_ts, last_v]."""
     minutes: dict[tuple, list] = {}
+    get = minutes.get
+    # Tens of thousands of entries per lot: the merge is written out inline.
     for b in stored:
+        agent_key, tenant_key = b.agent_key, b.tenant_key
         for (tag, minute), (n, total, lo, hi, last_ts, last_v) in b.minutes.items():
-            key = (b.agent_key, tag, minute)
-            agg = minutes.get(key)
+            key = (agent_key, tag, minute)
+            agg = get(key)
             if agg is None:
-                minutes[key] = [b.tenant_key, n, total, lo, hi, last_ts, last_v]
+                minutes[key] = [tenant_key, n, total, lo, hi, last_ts, last_v]
             else:
-                _merge(agg, n, total, lo, hi, last_ts, last_v)
+                agg[1] += n
+                agg[2] += total
+                if lo < agg[3]:
+                    agg[3] = lo
+                if hi > agg[4]:
+                    agg[4] = hi
+                if last_ts >= agg[5]:
+                    agg[5], agg[6] = last_ts, last_v
     hours: dict[tuple, list] = {}
     for (agent_id, tag, minute), (tenant_id, n, total, lo, hi, last_ts, last_v) in minutes.items():
         key = (agent_id, tag, minute.replace(minute=0))
@@ -216,10 +231,10 @@ class Writer:
             new_agents = {b.agent_id: b.tenant_id for b in batches if b.agent_id not in self.marked}
             if new_agents:
                 conn.execute(ENSURE_MARKS, (list(new_agents.values()), list(new_agents)))
-            agents = list({b.agent_id for b in batches})
-            claimed = set(conn.execute(CLAIM_SEQS, (
-                agents, [b.tenant_id for b in batches], [b.agent_id for b in batches],
-                [b.seq for b in batches], [len(b.rows) for b in batches])).fetchall())
+            index = {a: i for i, a in enumerate(dict.fromkeys(b.agent_key for b in batches), start=1)}
+            claimed = set(conn.execute(CLAIM_SEQS, {
+                "agents": list(index),
+                "batches": "\n".join(f"{index[b.agent_key]},{b.seq},{len(b.rows)}" for b in batches)}).fetchall())
             stored, duplicates = [], []
             for b in batches:
                 key = (b.agent_key, b.seq)
@@ -232,9 +247,8 @@ class Writer:
             if any(b.rows for b in stored):
                 with conn.cursor().copy(
                         "COPY telemetry_stage (tenant_id, agent_id, tag, ts, v, v_text, q) FROM STDIN") as copy:
-                    for b in stored:
-                        if b.rows:
-                            copy.write("\n".join(b.rows) + "\n")
+                    # One write for the lot: a write per batch costs more than the text.
+                    copy.write("".join(chain.from_iterable(b.rows for b in stored)))
                 conn.execute(MOVE_POINTS)
                 minutes, hours = merge_rollups(stored)
                 new_rows: dict[tuple, list[int]] = {}  # (tenant, day) -> [new minute rows, new hour rows]
@@ -250,11 +264,11 @@ class Writer:
                             latest[key] = point
             self._record_unknown(stored)
             if any(b.rows for b in stored):
-                self._count(stored, new_rows)
+                self._count(stored, minutes, new_rows)
         self.marked.update(new_agents)
         return WriteResult(stored, duplicates, latest)
 
-    def _count(self, stored: list[Batch], new_rows: dict[tuple, list[int]]) -> None:
+    def _count(self, stored: list[Batch], minutes: dict, new_rows: dict[tuple, list[int]]) -> None:
         """The usage counters of this lot, keys in a stable order (two ingest
         processes lock the same counter rows alike)."""
         per_day: dict[tuple, list[int]] = {}
@@ -263,10 +277,10 @@ class Writer:
             if not b.rows:
                 continue
             per_tenant[b.tenant_key] = per_tenant.get(b.tenant_key, 0) + len(b.rows)
-            for (_tag, minute), agg in b.minutes.items():  # the numeric points, a few entries per tag
-                per_day.setdefault((b.tenant_key, minute.date()), [0, 0, 0])[0] += agg[0]
-            for day, n in b.days.items():  # the others
+            for day, n in b.days.items():  # the points without a number
                 per_day.setdefault((b.tenant_key, day), [0, 0, 0])[0] += n
+        for (_agent, _tag, minute), agg in minutes.items():  # the numeric ones, from the merged minutes
+            per_day.setdefault((agg[0], minute.date()), [0, 0, 0])[0] += agg[1]
         for key, (minute_rows, hour_rows) in new_rows.items():
             counts = per_day.setdefault(key, [0, 0, 0])
             counts[1] += minute_rows
