@@ -397,14 +397,13 @@ class Ingestor:
     def _publish_latest(self, latest: dict) -> None:
         from . import services
 
-        by_key: dict[str, list] = {}
-        for (tenant_id, agent_id, tag), (ts, v, q) in latest.items():  # ids as text
-            ts_iso = f"{ts:%Y-%m-%dT%H:%M:%S.%fZ}"  # one fixed format: compared as text in Redis
-            by_key.setdefault(services.latest_key(tenant_id, agent_id), []).extend(
-                [tag, ts_iso, json.dumps({"v": v, "ts": ts_iso, "q": q})])
         pipe = self.redis.pipeline(transaction=False)
-        for key, args in by_key.items():
-            self._latest_script(keys=[key], args=args, client=pipe)
+        for (tenant_id, agent_id), tags in latest.items():  # ids as text
+            args = []
+            for tag, (ts, v, q) in tags.items():
+                ts_iso = f"{ts:%Y-%m-%dT%H:%M:%S.%fZ}"  # one fixed format: compared as text in Redis
+                args += (tag, ts_iso, json.dumps({"v": v, "ts": ts_iso, "q": q}))
+            self._latest_script(keys=[services.latest_key(tenant_id, agent_id)], args=args, client=pipe)
         pipe.execute()
 
     def _side_channel(self, kind: str, agent_id: uuid.UUID, payload: bytes, content_type: str | None) -> None:

@@ -268,6 +268,8 @@ class Reader:
         tick = max(0.5, self.keepalive / 4)
         sock.settimeout(tick)
         last_heard = time.monotonic()
+        # recv_into one buffer: recv(n) would allocate n bytes on every call.
+        scratch = memoryview(bytearray(262144))
         while not self._stop.is_set():
             messages = self._parse(buf, generation)
             if messages:
@@ -278,12 +280,12 @@ class Reader:
             if now - last_heard > self.keepalive * 1.5:
                 raise OSError("the broker stopped answering (keep-alive)")
             try:
-                chunk = sock.recv(262144)
+                n = sock.recv_into(scratch)
             except (socket.timeout, ssl.SSLWantReadError):
                 continue
-            if not chunk:
+            if not n:
                 raise OSError("the broker closed the connection")
-            buf += chunk
+            buf += scratch[:n]
             last_heard = time.monotonic()
 
     def _parse(self, buf: bytearray, generation: int) -> list[Message]:

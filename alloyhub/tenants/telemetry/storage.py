@@ -142,7 +142,7 @@ class Batch:
 class WriteResult:
     stored: list[Batch]
     duplicates: list[Batch]
-    latest: dict[tuple, tuple]  # (tenant id, agent id as text, tag) -> (ts, v, q)
+    latest: dict[tuple, dict]  # (tenant id, agent id, as text) -> {tag: (ts, v, q)}
 
 
 def merge_rollups(stored: list[Batch]) -> tuple[dict, dict]:
@@ -243,7 +243,7 @@ class Writer:
                     stored.append(b)
                 else:
                     duplicates.append(b)
-            latest: dict[tuple, tuple] = {}
+            latest: dict[tuple, dict] = {}
             if any(b.rows for b in stored):
                 with conn.cursor().copy(
                         "COPY telemetry_stage (tenant_id, agent_id, tag, ts, v, v_text, q) FROM STDIN") as copy:
@@ -258,10 +258,14 @@ class Writer:
                         for tenant_key, day, n in conn.execute(ROLLUP.format(table=table), _rollup_params(aggs)):
                             new_rows.setdefault((tenant_key, day), [0, 0])[column] += n
                 for b in stored:
+                    newest = latest.get((b.tenant_key, b.agent_key))
+                    if newest is None:
+                        latest[(b.tenant_key, b.agent_key)] = dict(b.latest)
+                        continue
                     for tag, point in b.latest.items():
-                        key = (b.tenant_key, b.agent_key, tag)
-                        if key not in latest or point[0] >= latest[key][0]:
-                            latest[key] = point
+                        current = newest.get(tag)
+                        if current is None or point[0] >= current[0]:
+                            newest[tag] = point
             self._record_unknown(stored)
             if any(b.rows for b in stored):
                 self._count(stored, minutes, new_rows)
