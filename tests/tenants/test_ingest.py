@@ -448,3 +448,40 @@ def test_a_stop_ends_the_database_retry_loop_without_acknowledging(app, monkeypa
     finally:
         ingestor.stop.set()
         ingestor.conn.close()
+
+
+def test_the_hooks_hear_each_agent_once_per_write_in_arrival_order_without_duplicates(app, tenant_factory):
+    """A lot holds many batches per agent: the handlers get one call per agent
+    with those batches' points in the order they arrived, and nothing of a
+    batch that was already stored."""
+    from alloyhub.tenants.telemetry import hooks, ingest
+
+    t = tenant_factory()
+    a, b = make_agent(app, t.tenant_id, tags=["x"]), make_agent(app, t.tenant_id, tags=["x"])
+    heard = []
+
+    def handler(tenant_id, agent_id, points):
+        heard.append((tenant_id, agent_id, [(p["tag"], p["v"]) for p in points], set(points.tags)))
+
+    settings = ingest.settings_from_app(app, client_id=f"test-hooks-{secrets.token_hex(3)}")
+    ing = ingest.Ingestor(settings, app)  # no MQTT: process() is called directly
+    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+
+    def msg(agent, seq, *values, tag="x"):
+        points = [{"tag": tag, "ts": (start + timedelta(seconds=seq * 10 + i)).isoformat(), "v": v, "q": "good"}
+                  for i, v in enumerate(values)]
+        return ((1, seq), 1, f"ah/v1/{agent}/telemetry", json.dumps(batch(agent, seq, points)).encode(), None)
+
+    hooks.on_points(handler)
+    try:
+        ing.process([msg(a, 1, 1.0)])
+        heard.clear()
+        ing.process([msg(a, 2, 2.0, 3.0), msg(b, 1, 10.0), msg(a, 1, 99.0), msg(a, 3, 4.0, tag="y"),
+                     msg(b, 1, 98.0)])
+    finally:
+        hooks.remove(handler)
+        ing.conn.close()
+    assert sorted(heard, key=lambda h: str(h[1]) != str(a)) == [
+        (t.tenant_id, a, [("x", 2.0), ("x", 3.0), ("y", 4.0)], {"x", "y"}),
+        (t.tenant_id, b, [("x", 10.0)], {"x"}),
+    ]

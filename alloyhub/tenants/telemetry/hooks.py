@@ -5,8 +5,9 @@
     @hooks.on_points
     def evaluate(tenant_id, agent_id, points): ...
 
-After each committed write the ingest calls every handler with
-(tenant_id, agent_id, points), points being dicts {"tag", "ts" (aware
+After each committed write the ingest calls every handler once per agent
+with (tenant_id, agent_id, points), the points of that agent's batches in
+the write in the order they arrived, points being dicts {"tag", "ts" (aware
 datetime), "v", "q"}, q as the agent sent it ("good", "uncertain", "bad"
 from alloyhub-agent; an OPC classic code such as 192 from other publishers).
 Only points newly stored, never a skipped duplicate. The ingest passes a
@@ -35,6 +36,14 @@ class StoredPoints(Sequence):
 
     def __init__(self, raw: list[dict], ts_to_datetime: Callable[[str], object], tags: frozenset[str]):
         self._raw, self._ts, self._built, self.tags = raw, ts_to_datetime, None, tags
+
+    @classmethod
+    def joined(cls, parts: list[StoredPoints]) -> StoredPoints:
+        """Several batches' points as one sequence, in the order given."""
+        raw: list[dict] = []
+        for part in parts:
+            raw.extend(part._raw)
+        return cls(raw, parts[0]._ts, frozenset().union(*(part.tags for part in parts)))
 
     def _points(self) -> list[dict]:
         if self._built is None:

@@ -369,6 +369,7 @@ class Ingestor:
                 acks.append((mid, qos))
         if batches:
             result = self.writer.write(batches)
+            self.counters["lots_stored"] += 1  # received / lots: how well the per-lot costs are spread
             self.counters["batches_stored"] += len(result.stored)
             self.counters["stored"] += sum(len(b.rows) for b in result.stored)
             self.counters["duplicates"] += len(result.duplicates)
@@ -390,9 +391,14 @@ class Ingestor:
                 self.counters["redis_errors"] += 1
                 log.exception("could not update the latest values in Redis")
         if hooks.has_handlers():
+            # One call per agent, not per batch: a lot holds hundreds of batches per agent.
+            per_agent: dict[str, list] = {}
             for b in result.stored:
                 if b.points:
-                    hooks.dispatch(b.tenant_id, b.agent_id, b.points)
+                    per_agent.setdefault(b.agent_key, []).append(b)
+            for group in per_agent.values():
+                points = group[0].points if len(group) == 1 else hooks.StoredPoints.joined([b.points for b in group])
+                hooks.dispatch(group[0].tenant_id, group[0].agent_id, points)
 
     def _publish_latest(self, latest: dict) -> None:
         from . import services

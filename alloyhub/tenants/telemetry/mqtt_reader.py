@@ -104,11 +104,11 @@ def _read_varint(buf, pos: int) -> tuple[int, int]:
     raise ProtocolError("malformed remaining length")
 
 
-def _publish(buf, start: int, end: int, flags: int, generation: int) -> Message:
+def _publish(buf: bytes, start: int, end: int, flags: int, generation: int) -> Message:
     qos = (flags >> 1) & 3
     (n,) = _U16.unpack_from(buf, start)
     pos = start + 2 + n
-    topic = bytes(buf[start + 2:pos]).decode("utf-8", "replace")
+    topic = buf[start + 2:pos].decode("utf-8", "replace")
     mid = 0
     if qos:
         (mid,) = _U16.unpack_from(buf, pos)
@@ -122,7 +122,7 @@ def _publish(buf, start: int, end: int, flags: int, generation: int) -> Message:
         if kind is None:
             (n,) = _U16.unpack_from(buf, pos)
             if ident == CONTENT_TYPE:
-                content_type = bytes(buf[pos + 2:pos + 2 + n]).decode("utf-8", "replace")
+                content_type = buf[pos + 2:pos + 2 + n].decode("utf-8", "replace")
             pos += 2 + n
         elif kind == "v":
             _, pos = _read_varint(buf, pos)
@@ -134,7 +134,7 @@ def _publish(buf, start: int, end: int, flags: int, generation: int) -> Message:
             pos += kind
         else:
             raise ProtocolError(f"unexpected property {ident:#x} in PUBLISH")
-    return (generation, mid), qos, topic, bytes(buf[props_end:end]), content_type
+    return (generation, mid), qos, topic, buf[props_end:end], content_type
 
 
 class Reader:
@@ -291,25 +291,31 @@ class Reader:
     def _parse(self, buf: bytearray, generation: int) -> list[Message]:
         """Every complete packet in buf; what is left is the start of the next."""
         messages, pos, size = [], 0, len(buf)
+        if size < 2:
+            return messages
+        length, start = _read_varint(buf, 1)
+        if length < 0 or start + length > size:
+            return messages  # the first packet is not all here yet (a large one comes in many reads)
+        data = bytes(buf)  # one copy: a slice of bytes is bytes (of a bytearray, a copy to copy again)
         while size - pos >= 2:
-            first = buf[pos]
-            length, start = _read_varint(buf, pos + 1)
+            first = data[pos]
+            length, start = _read_varint(data, pos + 1)
             if length < 0 or start + length > size:
                 break
             end = start + length
             kind = first & 0xF0
             if kind == PUBLISH:
-                messages.append(_publish(buf, start, end, first & 0x0F, generation))
+                messages.append(_publish(data, start, end, first & 0x0F, generation))
             elif kind == SUBACK:
-                plen, props = _read_varint(buf, start + 2)
-                codes = bytes(buf[props + plen:end])
+                plen, props = _read_varint(data, start + 2)
+                codes = data[props + plen:end]
                 refused = [c for c in codes if c >= 0x80]
                 if refused:
                     log.warning("the broker refused %d of our subscriptions (reason %#x)", len(refused), refused[0])
                 elif self.on_subscribed:
                     self.on_subscribed()
             elif kind == DISCONNECT:
-                reason = buf[start] if length else 0
+                reason = data[start] if length else 0
                 raise OSError(f"the broker disconnected us (reason {reason:#x})")
             # PINGRESP and anything else: nothing to do (hearing it is enough).
             pos = end
