@@ -450,10 +450,12 @@ def test_a_stop_ends_the_database_retry_loop_without_acknowledging(app, monkeypa
         ingestor.conn.close()
 
 
-def test_the_hooks_hear_each_agent_once_per_write_in_arrival_order_without_duplicates(app, tenant_factory):
+def test_the_hooks_hear_each_agent_once_per_write_in_arrival_order_without_duplicates(app, tenant_factory,
+                                                                                     owner_engine):
     """A lot holds many batches per agent: the handlers get one call per agent
     with those batches' points in the order they arrived, and nothing of a
-    batch that was already stored."""
+    batch that was already stored; the rollups and latest values of the lot
+    leave the duplicates out too."""
     from alloyhub.tenants.telemetry import hooks, ingest
 
     t = tenant_factory()
@@ -485,3 +487,13 @@ def test_the_hooks_hear_each_agent_once_per_write_in_arrival_order_without_dupli
         (t.tenant_id, a, [("x", 2.0), ("x", 3.0), ("y", 4.0)], {"x", "y"}),
         (t.tenant_id, b, [("x", 10.0)], {"x"}),
     ]
+    with owner_engine.connect() as c:
+        rollups = {(str(r.agent_id), r.tag): (r.n, r.sum, r.max) for r in c.execute(text(
+            "select agent_id, tag, sum(n) n, sum(sum) sum, max(max) max from telemetry_rollup_minute "
+            "where agent_id in (:a, :b) group by 1, 2"), {"a": a, "b": b})}
+    assert rollups == {(str(a), "x"): (3, 6.0, 3.0), (str(a), "y"): (1, 4.0, 4.0), (str(b), "x"): (1, 10.0, 10.0)}
+    from alloyhub.tenants.telemetry import services
+
+    with app.app_context(), tenancy.scoped(t.tenant_id, session=db.session):
+        assert services.latest(b)["values"]["x"]["v"] == 10.0
+        assert services.latest(a)["values"]["x"]["v"] == 3.0

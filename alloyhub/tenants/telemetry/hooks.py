@@ -32,10 +32,16 @@ class StoredPoints(Sequence):
     """The points of one stored batch as {"tag", "ts", "v", "q"} dicts,
     made from the checked payload points when first read."""
 
-    __slots__ = ("_raw", "_ts", "_built", "tags")
+    __slots__ = ("_raw", "_ts", "_built", "_tags")
 
-    def __init__(self, raw: list[dict], ts_to_datetime: Callable[[str], object], tags: frozenset[str]):
-        self._raw, self._ts, self._built, self.tags = raw, ts_to_datetime, None, tags
+    def __init__(self, raw: list[dict], ts_to_datetime: Callable[[str], object]):
+        self._raw, self._ts, self._built, self._tags = raw, ts_to_datetime, None, None
+
+    @property
+    def tags(self) -> frozenset[str]:
+        if self._tags is None:
+            self._tags = frozenset(p["tag"] for p in self._raw)
+        return self._tags
 
     @classmethod
     def joined(cls, parts: list[StoredPoints]) -> StoredPoints:
@@ -43,7 +49,7 @@ class StoredPoints(Sequence):
         raw: list[dict] = []
         for part in parts:
             raw.extend(part._raw)
-        return cls(raw, parts[0]._ts, frozenset().union(*(part.tags for part in parts)))
+        return cls(raw, parts[0]._ts)
 
     def _points(self) -> list[dict]:
         if self._built is None:

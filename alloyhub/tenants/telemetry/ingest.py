@@ -216,7 +216,7 @@ class Ingestor:
             raise Rejected("no_telemetry_plan", "the company's plan stores no telemetry")
         catalogue = self._catalogue(agent_id, agent_text, tenant_text)
         prefix = f"{tenant_text}\t{agent_text}\t"
-        rows, unknown, minutes, latest = [], {}, {}, {}
+        rows, unknown = [], {}
         skipped = []  # points not stored (ignored tags, out of range): kept from the hooks
         ts_cache, tags_ok, counters = self._ts_cache, self._tags_ok, self.counters
         today = datetime.now(timezone.utc).date()
@@ -224,11 +224,11 @@ class Ingestor:
         oldest = today - timedelta(days=retention) if retention is not None else date.min
         newest = today + timedelta(days=self.s.future_days)
         # Points per UTC day for the usage counters: numeric points are counted
-        # from `minutes` when stored (no work per point here), the others here.
+        # from the minute rollups when stored (no work per point here), the others here.
         days: dict[date, int] = {}
-        # The hot loop: per point only checks, one COPY line and the running
-        # aggregates of this batch (rollups and latest values are merged from
-        # these in SQL, a few rows per tag instead of one per point).
+        # The hot loop: per point only checks and one COPY line. The rollups
+        # and latest values are aggregated once the lot's duplicates are known
+        # (storage.aggregate), in one pass over the points actually stored.
         for p in points:
             try:
                 tag, ts, v, q = p["tag"], p["ts"], p["v"], p["q"]
@@ -295,31 +295,15 @@ class Ingestor:
             rows.append(f"{prefix}{tag}\t{ts_text}\t{value}\t{qc}\n")
             if fv is None:
                 days[day] = days.get(day, 0) + 1
-            else:
-                agg = minutes.get((tag, minute))
-                if agg is None:
-                    minutes[(tag, minute)] = [1, fv, fv, fv, ts_dt, fv]
-                else:
-                    agg[0] += 1
-                    agg[1] += fv
-                    if fv < agg[2]:
-                        agg[2] = fv
-                    if fv > agg[3]:
-                        agg[3] = fv
-                    if ts_dt >= agg[4]:
-                        agg[4], agg[5] = ts_dt, fv
-            last = latest.get(tag)
-            if last is None or ts_dt >= last[0]:
-                latest[tag] = (ts_dt, v, q)
         if skipped:
             gone = {id(p) for p in skipped}
             points = [p for p in points if id(p) not in gone]
         # The hooks get the points as they were checked, turned into dicts
         # with datetimes only if a handler reads them (most batches concern
         # no rule, and a dict per point would cost the ingest a sixth of its time).
-        stored = hooks.StoredPoints(points, self._ts_datetime, frozenset(latest)) if hooks.has_handlers() else ()
-        return Batch(mid, qos, tenant_id, agent_id, tenant_text, agent_text, seq, rows, stored, unknown,
-                     minutes, latest, days)
+        stored = hooks.StoredPoints(points, self._ts_datetime) if hooks.has_handlers() else ()
+        return Batch(mid, qos, tenant_id, agent_id, tenant_text, agent_text, seq, rows, points, stored, unknown,
+                     days)
 
     def _ts_datetime(self, ts: str) -> datetime:
         parsed = self._ts_cache.get(ts)
@@ -368,7 +352,7 @@ class Ingestor:
                     log.warning("rejected a batch from %s: %s (%s)", agent_key, exc.reason, exc)
                 acks.append((mid, qos))
         if batches:
-            result = self.writer.write(batches)
+            result = self.writer.write(batches, self._ts_cache, self._parse_ts)
             self.counters["lots_stored"] += 1  # received / lots: how well the per-lot costs are spread
             self.counters["batches_stored"] += len(result.stored)
             self.counters["stored"] += sum(len(b.rows) for b in result.stored)

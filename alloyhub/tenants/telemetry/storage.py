@@ -3,10 +3,11 @@ role, system scope): claim the batch seqs, COPY the points, merge the
 rollups, all in ONE transaction, so a crash anywhere leaves either
 everything of a batch stored and its seq recorded, or nothing of it.
 
-The per-minute aggregates of each batch are computed by the ingest while it
-checks the points (a few per tag instead of one per point); here they are
-merged for the whole lot, rolled up to hours, and upserted: one small
-statement per rollup table instead of a GROUP BY over every point.
+Once the claim has told which batches of the lot are new, one pass over
+their points (`aggregate`) makes the minute aggregates (a few per tag
+instead of one per point), rolls them up to hours and finds the newest value
+per tag; each rollup is upserted in one small statement instead of a GROUP BY
+over every point.
 
 The same transaction keeps each tenant's usage counters (migration
 0009_billing_usage): points and new rollup rows per day of the points
@@ -131,11 +132,10 @@ class Batch:
     agent_key: str
     seq: int
     rows: list[str]  # COPY lines (each ending in a newline), one per point
+    raw: list[dict]  # the points to store, as checked ({"tag", "ts" text, "v", "q"}): for the rollups
     points: Sequence[dict]  # hooks.StoredPoints for the hooks (empty when nobody listens)
     unknown: dict[str, int] = field(default_factory=dict)  # tag -> points of tags not in the catalogue
-    minutes: dict[tuple, list] = field(default_factory=dict)  # (tag, minute) -> [n, sum, min, max, last_ts, last_v]
-    latest: dict[str, tuple] = field(default_factory=dict)  # tag -> (ts, v, q) of the newest point
-    days: dict[date, int] = field(default_factory=dict)  # UTC day -> points without a number (not in `minutes`)
+    days: dict[date, int] = field(default_factory=dict)  # UTC day -> points without a number (not in the rollups)
 
 
 @dataclass
@@ -145,27 +145,51 @@ class WriteResult:
     latest: dict[tuple, dict]  # (tenant id, agent id, as text) -> {tag: (ts, v, q)}
 
 
-def merge_rollups(stored: list[Batch]) -> tuple[dict, dict]:
-    """Minute and hour aggregates of a lot, keyed (agent_id, tag, bucket) -> [tenant, n, sum, min, max, last_ts, last_v]."""
+def aggregate(stored: list[Batch], ts_cache: dict, parse_ts) -> tuple[dict, dict, dict]:
+    """The minute and hour rollups and the newest value per tag of the points
+    of a lot that are being stored (never a duplicate batch's), in one pass:
+    minutes and hours keyed (agent_id, tag, bucket) -> [tenant, n, sum, min,
+    max, last_ts, last_v]; latest keyed (tenant, agent) -> {tag: (ts, v, q)}.
+    The points were checked by the ingest: a number is finite and in range,
+    a timestamp parses (ts_cache holds what it parsed, parse_ts the rest)."""
     minutes: dict[tuple, list] = {}
+    latest: dict[tuple, dict] = {}
     get = minutes.get
-    # Tens of thousands of entries per lot: the merge is written out inline.
+    # Tens of thousands of points per lot: written out inline.
     for b in stored:
         agent_key, tenant_key = b.agent_key, b.tenant_key
-        for (tag, minute), (n, total, lo, hi, last_ts, last_v) in b.minutes.items():
+        newest = latest.get((tenant_key, agent_key))
+        if newest is None:
+            newest = latest[(tenant_key, agent_key)] = {}
+        for p in b.raw:
+            tag, v, ts = p["tag"], p["v"], p["ts"]
+            parsed = ts_cache.get(ts)
+            if parsed is None:
+                parsed = parse_ts(ts)
+            ts_dt, minute = parsed[2], parsed[3]
+            last = newest.get(tag)
+            if last is None or ts_dt >= last[0]:
+                newest[tag] = (ts_dt, v, p["q"])
+            tv = type(v)
+            if tv is float:
+                fv = v
+            elif tv is int or tv is bool:
+                fv = float(v)
+            else:  # text or none: no rollup
+                continue
             key = (agent_key, tag, minute)
             agg = get(key)
             if agg is None:
-                minutes[key] = [tenant_key, n, total, lo, hi, last_ts, last_v]
+                minutes[key] = [tenant_key, 1, fv, fv, fv, ts_dt, fv]
             else:
-                agg[1] += n
-                agg[2] += total
-                if lo < agg[3]:
-                    agg[3] = lo
-                if hi > agg[4]:
-                    agg[4] = hi
-                if last_ts >= agg[5]:
-                    agg[5], agg[6] = last_ts, last_v
+                agg[1] += 1
+                agg[2] += fv
+                if fv < agg[3]:
+                    agg[3] = fv
+                if fv > agg[4]:
+                    agg[4] = fv
+                if ts_dt >= agg[5]:
+                    agg[5], agg[6] = ts_dt, fv
     hours: dict[tuple, list] = {}
     for (agent_id, tag, minute), (tenant_id, n, total, lo, hi, last_ts, last_v) in minutes.items():
         key = (agent_id, tag, minute.replace(minute=0))
@@ -174,7 +198,7 @@ def merge_rollups(stored: list[Batch]) -> tuple[dict, dict]:
             hours[key] = [tenant_id, n, total, lo, hi, last_ts, last_v]
         else:
             _merge(agg, n, total, lo, hi, last_ts, last_v)
-    return minutes, hours
+    return minutes, hours, latest
 
 
 def _merge(agg: list, n, total, lo, hi, last_ts, last_v) -> None:
@@ -224,7 +248,7 @@ class Writer:
                 continue
         return days
 
-    def write(self, batches: list[Batch]) -> WriteResult:
+    def write(self, batches: list[Batch], ts_cache: dict, parse_ts) -> WriteResult:
         conn = self.conn
         with conn.transaction():
             conn.execute(SYSTEM_SCOPE)
@@ -250,22 +274,13 @@ class Writer:
                     # One write for the lot: a write per batch costs more than the text.
                     copy.write("".join(chain.from_iterable(b.rows for b in stored)))
                 conn.execute(MOVE_POINTS)
-                minutes, hours = merge_rollups(stored)
+                minutes, hours, latest = aggregate(stored, ts_cache, parse_ts)
                 new_rows: dict[tuple, list[int]] = {}  # (tenant, day) -> [new minute rows, new hour rows]
                 if minutes:
                     for column, (table, aggs) in enumerate((("telemetry_rollup_minute", minutes),
                                                              ("telemetry_rollup_hour", hours))):
                         for tenant_key, day, n in conn.execute(ROLLUP.format(table=table), _rollup_params(aggs)):
                             new_rows.setdefault((tenant_key, day), [0, 0])[column] += n
-                for b in stored:
-                    newest = latest.get((b.tenant_key, b.agent_key))
-                    if newest is None:
-                        latest[(b.tenant_key, b.agent_key)] = dict(b.latest)
-                        continue
-                    for tag, point in b.latest.items():
-                        current = newest.get(tag)
-                        if current is None or point[0] >= current[0]:
-                            newest[tag] = point
             self._record_unknown(stored)
             if any(b.rows for b in stored):
                 self._count(stored, minutes, new_rows)
