@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -242,3 +243,54 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.mark.skipif(embedded_mqtt.mosquitto_binary() is None, reason="mosquitto is not installed")
+def test_a_persistent_session_keeps_more_than_mosquittos_default_queue_while_away(scratch):
+    """The ingest may be away (restarting) while agents keep publishing: its
+    session must queue beyond Mosquitto's default cap of 1000 messages,
+    which drops the rest silently although the agents were acknowledged."""
+    broker = embedded_mqtt.broker_for(scratch / "mqtt", lambda: _free_port())
+    url = broker.start()
+    parts = urlsplit(url)
+    try:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 300
+        received: queue.Queue = queue.Queue()
+        subscribed = threading.Event()
+
+        def session():
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ingest-away", protocol=mqtt.MQTTv5)
+            c.on_message = lambda c_, u, msg: received.put(msg.payload)
+            c.on_subscribe = lambda *a: subscribed.set()
+            c.connect(parts.hostname, parts.port, clean_start=False, properties=props)
+            c.loop_start()
+            return c
+
+        away = session()
+        away.subscribe("$share/ingest/ah/v1/+/telemetry", qos=1)
+        assert subscribed.wait(TIMEOUT)
+        away.disconnect()
+        away.loop_stop()
+        sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="agent", protocol=mqtt.MQTTv5)
+        sender.connect(parts.hostname, parts.port)
+        sender.loop_start()
+        infos = [sender.publish("ah/v1/a1/telemetry", str(i).encode(), qos=1) for i in range(1500)]
+        for info in infos:
+            info.wait_for_publish(TIMEOUT)
+        sender.disconnect()
+        sender.loop_stop()
+        back = session()  # the session resumes and the queue drains
+        try:
+            got = set()
+            while len(got) < 1500:
+                got.add(int(received.get(timeout=TIMEOUT)))
+            assert got == set(range(1500))
+        finally:
+            back.disconnect()
+            back.loop_stop()
+    finally:
+        broker.stop()

@@ -33,6 +33,9 @@ def dynsec_plugin() -> str | None:
     return next((p for p in DYNSEC_PLUGINS if os.path.exists(p)), None)
 
 
+MAX_QUEUED_MESSAGES = 1_000_000
+
+
 def broker_for(data_dir: Path, port: Callable[[], int], *, prefer_mosquitto: bool = True):
     binary = mosquitto_binary() if prefer_mosquitto else None
     return Mosquitto(data_dir, port, binary) if binary else AmqttBroker(port)
@@ -73,6 +76,10 @@ class Mosquitto:
             "persistence true",
             f"persistence_location {self.data_dir}/",
             "autosave_interval 60",
+            # The ingest's persistent session keeps what arrives while it is
+            # away (a restart, a long pause); Mosquitto's default cap of 1000
+            # queued messages would drop the rest, already acknowledged to the agent.
+            f"max_queued_messages {MAX_QUEUED_MESSAGES}",
             "log_dest stderr",
             "log_type error",
             "log_type warning",
