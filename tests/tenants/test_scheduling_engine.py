@@ -356,11 +356,17 @@ def test_rolling_mill_re_solve_keeps_started_work_and_honours_a_lock():
     op.lock_machine, op.lock_start = "cm1", 250                      # inside the maintenance
     refused = cpsat.solve(again, weights, time_limit=2, hint=previous)
     assert refused.status == "infeasible" and "Cold mill 1 is down" in refused.reason
-    op.lock_start = 460
+    # After the maintenance, the job's previous (frozen) step and whatever is
+    # frozen on cm1, with room for the longest change-over: which work is
+    # frozen depends on how far the time-limited first solve got.
+    longest_setup = max(again.machine("cm1").setups.values())
+    lock_at = max([460, again.jobs[job_id].operations[k - 1].frozen.end + longest_setup]
+                  + [end + longest_setup for (_, _), (machine, _, end) in frozen.items() if machine == "cm1"])
+    op.lock_start = lock_at
     result = cpsat.solve(again, weights, time_limit=4, hint=previous)
     assert result.feasible and checker.check(again, result) == []
     got = result.by_key()
-    assert (got[(job_id, k)].machine, got[(job_id, k)].start) == ("cm1", 460)
+    assert (got[(job_id, k)].machine, got[(job_id, k)].start) == ("cm1", lock_at)
     assert all((got[key].machine, got[key].start, got[key].end) == where for key, where in frozen.items())
     assert all(s.end <= 200 or s.start >= 400 for s in result.operations if s.machine == "cm1" and s.start >= 0)
 
