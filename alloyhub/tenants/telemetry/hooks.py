@@ -44,12 +44,15 @@ class StoredPoints(Sequence):
         return self._tags
 
     @classmethod
-    def joined(cls, parts: list[StoredPoints]) -> StoredPoints:
-        """Several batches' points as one sequence, in the order given."""
+    def joined(cls, parts: list[StoredPoints], tags: frozenset[str] | None = None) -> StoredPoints:
+        """Several batches' points as one sequence, in the order given (their
+        tags, when the caller knows them already)."""
         raw: list[dict] = []
         for part in parts:
             raw.extend(part._raw)
-        return cls(raw, parts[0]._ts)
+        joined = cls(raw, parts[0]._ts)
+        joined._tags = tags
+        return joined
 
     def _points(self) -> list[dict]:
         if self._built is None:

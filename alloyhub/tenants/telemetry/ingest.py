@@ -42,9 +42,9 @@ from .storage import Batch, Writer, copy_text
 try:  # optional: several times faster than the standard library
     import orjson as _orjson
 
-    _loads = _orjson.loads
+    _loads, _dumps = _orjson.loads, _orjson.dumps
 except ImportError:  # pragma: no cover - depends on the installation
-    _loads = json.loads
+    _loads, _dumps = json.loads, json.dumps
 
 log = logging.getLogger(__name__)
 
@@ -355,14 +355,16 @@ class Ingestor:
             result = self.writer.write(batches, self._ts_cache, self._parse_ts)
             self.counters["lots_stored"] += 1  # received / lots: how well the per-lot costs are spread
             self.counters["batches_stored"] += len(result.stored)
-            self.counters["stored"] += sum(len(b.rows) for b in result.stored)
             self.counters["duplicates"] += len(result.duplicates)
-            self.counters["unknown_tag_points"] += sum(sum(b.unknown.values()) for b in result.stored)
+            stored_points = 0
             for b in result.stored:
+                stored_points += len(b.rows)
                 if b.unknown:  # the catalogue now has these tags as 'unknown'
+                    self.counters["unknown_tag_points"] += sum(b.unknown.values())
                     cached = self.tags.get(b.agent_key)
                     if cached:
                         cached[1].update({t: "unknown" for t in b.unknown if t not in cached[1]})
+            self.counters["stored"] += stored_points
             acks.extend((b.mid, b.qos) for b in batches)
             self._after_commit(result)
         return acks
@@ -381,8 +383,10 @@ class Ingestor:
                 if b.points:
                     per_agent.setdefault(b.agent_key, []).append(b)
             for group in per_agent.values():
-                points = group[0].points if len(group) == 1 else hooks.StoredPoints.joined([b.points for b in group])
-                hooks.dispatch(group[0].tenant_id, group[0].agent_id, points)
+                first = group[0]
+                points = first.points if len(group) == 1 else hooks.StoredPoints.joined(
+                    [b.points for b in group], frozenset(result.latest.get((first.tenant_key, first.agent_key), ())))
+                hooks.dispatch(first.tenant_id, first.agent_id, points)
 
     def _publish_latest(self, latest: dict) -> None:
         from . import services
@@ -392,7 +396,7 @@ class Ingestor:
             args = []
             for tag, (ts, v, q) in tags.items():
                 ts_iso = f"{ts:%Y-%m-%dT%H:%M:%S.%fZ}"  # one fixed format: compared as text in Redis
-                args += (tag, ts_iso, json.dumps({"v": v, "ts": ts_iso, "q": q}))
+                args += (tag, ts_iso, _dumps({"v": v, "ts": ts_iso, "q": q}))
             self._latest_script(keys=[services.latest_key(tenant_id, agent_id)], args=args, client=pipe)
         pipe.execute()
 
