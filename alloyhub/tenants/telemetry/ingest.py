@@ -246,7 +246,7 @@ class Ingestor:
                 if len(ts_cache) > 100_000:
                     ts_cache.clear()
                 ts_cache[ts] = parsed
-            ts_text, day, ts_dt, minute = parsed
+            ts_text, day = parsed[0], parsed[1]  # its datetime and minute serve the rollups (storage.aggregate)
             if type(q) is int:
                 if not 0 <= q <= 32767:
                     raise Rejected("schema", "q")
