@@ -16,5 +16,5 @@ from alloyhub.tenants.products import models as products_models  # noqa: F401
 metadata = Base.metadata
 
 # Tables written and partitioned by SQL of the telemetry room, not the ORM.
-UNMANAGED_TABLE_PREFIXES = ("search_documents", "telemetry_points", "telemetry_batches", "telemetry_seq_marks", "telemetry_rollup_",
-                            "telemetry_usage_")
+UNMANAGED_TABLE_PREFIXES = ("search_documents", "telemetry_points", "telemetry_packs", "telemetry_batches",
+                            "telemetry_seq_marks", "telemetry_rollup_", "telemetry_usage_")

@@ -186,7 +186,7 @@ def _count(database_url: str) -> int:
     from sqlalchemy.engine import make_url
 
     with psycopg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)) as c:
-        return c.execute("select count(*) from telemetry_points").fetchone()[0]
+        return c.execute("select coalesce(sum(cardinality(tag)), 0) from telemetry_packs").fetchone()[0]
 
 
 def _last_commit(database_url: str) -> float:
@@ -194,7 +194,7 @@ def _last_commit(database_url: str) -> float:
     from sqlalchemy.engine import make_url
 
     with psycopg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)) as c:
-        return float(c.execute("select extract(epoch from max(received_at)) from telemetry_points").fetchone()[0])
+        return float(c.execute("select extract(epoch from max(received_at)) from telemetry_packs").fetchone()[0])
 
 
 def _duplicates(database_url: str) -> int:

@@ -385,12 +385,17 @@ def test_partitions_are_closed_to_the_app_role_and_the_parent_is_filtered(app, t
         assert seen == [(agent_b,)]
         for table in ("telemetry_rollup_minute", "telemetry_rollup_hour", "telemetry_batches"):
             assert {r[0] for r in conn.execute(f"select tenant_id from {table}").fetchall()} <= {b.tenant_id}
-        partition = f"telemetry_points_p{now:%Y%m%d}"
+        partition = f"telemetry_packs_p{now:%Y%m%d}"
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"select count(*) from {partition}")
-        with pytest.raises(psycopg.Error):  # RLS WITH CHECK: no writing into another tenant
-            conn.execute("insert into telemetry_points (tenant_id, agent_id, tag, ts, v, q) "
-                         "values (%s, %s, 'x', now(), 1, 0)", (a.tenant_id, agent_a))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # RLS WITH CHECK: not into another tenant
+            conn.execute("insert into telemetry_packs (tenant_id, agent_id, hour, tag, ts, v, q) "
+                         "values (%s, %s, date_trunc('hour', now()), '{x}', array[now()], '{1}', '{0}')",
+                         (a.tenant_id, agent_a))
+        # The per-point view is read-only.
+        assert conn.execute("select has_table_privilege('telemetry_points', 'select'), "
+                            "has_table_privilege('telemetry_points', 'insert'), "
+                            "has_table_privilege('telemetry_points', 'delete')").fetchone() == (True, False, False)
 
 
 def test_maintenance_makes_partitions_ahead_and_drops_by_retention(app, owner_engine, tenant_factory):
@@ -410,11 +415,11 @@ def test_maintenance_makes_partitions_ahead_and_drops_by_retention(app, owner_en
         report = services.maintain(days_ahead=9)
     with owner_engine.connect() as c:
         names = set(c.execute(text("select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
-                                   "join pg_class p on p.oid = i.inhparent where p.relname = 'telemetry_points'"))
+                                   "join pg_class p on p.oid = i.inhparent where p.relname = 'telemetry_packs'"))
                     .scalars())
-    assert f"telemetry_points_p{today + timedelta(days=9):%Y%m%d}" in names
-    assert f"telemetry_points_p{old:%Y%m%d}" not in names
-    assert f"telemetry_points_p{kept:%Y%m%d}" in names
+    assert f"telemetry_packs_p{today + timedelta(days=9):%Y%m%d}" in names
+    assert f"telemetry_packs_p{old:%Y%m%d}" not in names
+    assert f"telemetry_packs_p{kept:%Y%m%d}" in names
     assert report["partitions_dropped"] >= 1
 
 

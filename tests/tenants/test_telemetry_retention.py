@@ -52,9 +52,9 @@ def craft(owner_engine, tenant_id, agent_id, ts: datetime, v: float, tag: str = 
     minute, hour = ts.replace(second=0, microsecond=0), ts.replace(minute=0, second=0, microsecond=0)
     with owner_engine.begin() as c:
         c.execute(text("select telemetry_ensure_partitions(:d, :d)"), {"d": ts.date()})
-        c.execute(text("insert into telemetry_points (tenant_id, agent_id, tag, ts, v, q) "
-                       "values (:t, :a, :tag, :ts, :v, 192)"), {"t": tenant_id, "a": agent_id, "tag": tag, "ts": ts,
-                                                                "v": v})
+        c.execute(text("insert into telemetry_packs (tenant_id, agent_id, hour, tag, ts, v, q) "
+                       "values (:t, :a, :hour, array[:tag], array[:ts], array[:v], '{192}')"),
+                  {"t": tenant_id, "a": agent_id, "hour": hour, "tag": tag, "ts": ts, "v": v})
         for table, bucket in (("telemetry_rollup_minute", minute), ("telemetry_rollup_hour", hour)):
             c.execute(text(f"insert into {table} (tenant_id, agent_id, tag, bucket, n, sum, min, max, last_ts, last_v) "
                            "values (:t, :a, :tag, :b, 1, :v, :v, :v, :ts, :v)"),
@@ -124,7 +124,7 @@ def test_each_tenant_keeps_what_its_plan_says_and_the_status_plays_no_part(
     # The 100-day partition is shared: it stays for the professional company's rows.
     with owner_engine.connect() as c:
         assert c.execute(text("select to_regclass(:p) is not null"),
-                         {"p": f"telemetry_points_p{ago(100):%Y%m%d}"}).scalar()
+                         {"p": f"telemetry_packs_p{ago(100):%Y%m%d}"}).scalar()
         counters = dict(c.execute(text("select day, (points, minute_rows, hour_rows)::text from telemetry_usage_stored "
                                        "where tenant_id = :t"), {"t": starter.tenant_id}).all())
     # The counters follow: what is left of each day.
@@ -157,7 +157,7 @@ def test_partitions_beyond_the_longest_plan_in_use_are_dropped_whole(app, tenant
     assert report["partitions_dropped"] >= 1
     with owner_engine.connect() as c:
         assert not c.execute(text("select to_regclass(:p) is not null"),
-                             {"p": f"telemetry_points_p{old:%Y%m%d}"}).scalar()
+                             {"p": f"telemetry_packs_p{old:%Y%m%d}"}).scalar()
         assert not kept(owner_engine, "telemetry_rollup_minute", agent, old)
 
 
@@ -230,7 +230,7 @@ def test_storage_is_metered_from_the_counters_and_shown_with_the_limit(
     with owner_engine.connect() as c:  # what PostgreSQL holds for the tenant, row by row
         expected = sum(c.execute(text(f"select coalesce(sum(pg_column_size(t.*)), 0) from {table} t "
                                       "where agent_id = :a"), {"a": agent}).scalar()
-                       for table in ("telemetry_points", "telemetry_rollup_minute", "telemetry_rollup_hour"))
+                       for table in ("telemetry_packs", "telemetry_rollup_minute", "telemetry_rollup_hour"))
     with app.app_context():
         metered = usage.count(made.tenant_id, "storage_bytes")
         assert usage.count(other.tenant_id, "storage_bytes") == 0

@@ -37,7 +37,7 @@ from alloyhub.platform.billing import plans
 
 from . import hooks
 from .mqtt_reader import Reader
-from .storage import Batch, Writer, copy_text
+from .storage import Batch, Writer, text_element
 
 try:  # optional: several times faster than the standard library
     import orjson as _orjson
@@ -57,6 +57,7 @@ MAX_POINTS = 10_000
 # The agent names the source quality; the database stores the OPC classic
 # code; the live view and the hooks get q as the agent sent it.
 QUALITY_CODES = {"good": 192, "uncertain": 64, "bad": 0}
+QUALITY_TEXT = {code: str(code) for code in QUALITY_CODES.values()}
 
 
 @dataclass
@@ -147,7 +148,7 @@ class Ingestor:
         self._held: list = []  # messages read but not yet taken (a lot is at most max_messages)
         self._last_status = time.monotonic()
         self._ts_cache: dict[str, tuple[str, date, datetime, datetime]] = {}
-        self._tags_ok: set[str] = set()  # tag names already checked against TAG_RE
+        self._tags_ok: dict[str, str] = {}  # tag names checked against TAG_RE -> their array element
 
     # ------------------------------------------------------------------ caches
     def _agent(self, agent_key: str):
@@ -215,7 +216,6 @@ class Ingestor:
             self.counters["rejected_points:no_telemetry_plan"] += len(points)
             raise Rejected("no_telemetry_plan", "the company's plan stores no telemetry")
         catalogue = self._catalogue(agent_id, agent_text, tenant_text)
-        prefix = f"{tenant_text}\t{agent_text}\t"
         rows, unknown = [], {}
         skipped = []  # points not stored (ignored tags, out of range): kept from the hooks
         ts_cache, tags_ok, counters = self._ts_cache, self._tags_ok, self.counters
@@ -226,7 +226,7 @@ class Ingestor:
         # Points per UTC day for the usage counters: numeric points are counted
         # from the minute rollups when stored (no work per point here), the others here.
         days: dict[date, int] = {}
-        # The hot loop: per point only checks and one COPY line. The rollups
+        # The hot loop: per point only checks and its array elements. The rollups
         # and latest values are aggregated once the lot's duplicates are known
         # (storage.aggregate), in one pass over the points actually stored.
         for p in points:
@@ -234,19 +234,20 @@ class Ingestor:
                 tag, ts, v, q = p["tag"], p["ts"], p["v"], p["q"]
             except (KeyError, TypeError):
                 raise Rejected("schema", "point fields") from None
-            if tag not in tags_ok:
+            tag_element = tags_ok.get(tag) if type(tag) is str else None
+            if tag_element is None:
                 if type(tag) is not str or not TAG_RE.match(tag):
                     raise Rejected("schema", "tag")
                 if len(tags_ok) > 100_000:
                     tags_ok.clear()
-                tags_ok.add(tag)
+                tag_element = tags_ok[tag] = text_element(tag)
             parsed = ts_cache.get(ts) if type(ts) is str else None
             if parsed is None:
                 parsed = self._parse_ts(ts)
                 if len(ts_cache) > 100_000:
                     ts_cache.clear()
                 ts_cache[ts] = parsed
-            ts_text, day = parsed[0], parsed[1]  # its datetime and minute serve the rollups (storage.aggregate)
+            ts_text, day, hour = parsed[0], parsed[1], parsed[4]  # datetime, minute: for storage.aggregate
             if type(q) is int:
                 if not 0 <= q <= 32767:
                     raise Rejected("schema", "q")
@@ -259,19 +260,19 @@ class Ingestor:
             if tv is float:
                 if not math.isfinite(v):
                     raise Rejected("schema", "v not finite")
-                fv, value = v, f"{v!r}\t\\N"
+                fv, value, text_value = v, repr(v), None
             elif tv is int:
                 if abs(v) > 2**53:
                     raise Rejected("schema", "v out of range")
-                fv, value = float(v), f"{v}\t\\N"
+                fv, value, text_value = float(v), str(v), None
             elif tv is bool:
-                fv, value = float(v), f"{int(v)}\t\\N"
+                fv, value, text_value = float(v), "1" if v else "0", None
             elif tv is str:
                 if len(v) > MAX_TEXT:
                     raise Rejected("schema", "v too long")
-                fv, value = None, "\\N\t" + copy_text(v)
+                fv, value, text_value = None, "NULL", text_element(v)
             elif v is None:
-                fv, value = None, "\\N\t\\N"
+                fv, value, text_value = None, "NULL", None
             else:
                 raise Rejected("schema", "v")
             status_ = catalogue.get(tag)
@@ -291,8 +292,7 @@ class Ingestor:
                 continue
             if day not in self.days:
                 self._ensure_day(day)
-            # TAG_RE admits no backslash or control character: the tag needs no COPY escaping.
-            rows.append(f"{prefix}{tag}\t{ts_text}\t{value}\t{qc}\n")
+            rows.append((hour, tag_element, ts_text, value, text_value, QUALITY_TEXT.get(qc) or str(qc)))
             if fv is None:
                 days[day] = days.get(day, 0) + 1
         if skipped:
@@ -310,7 +310,7 @@ class Ingestor:
         return (parsed or self._parse_ts(ts))[2]
 
     @staticmethod
-    def _parse_ts(ts) -> tuple[str, date, datetime, datetime]:
+    def _parse_ts(ts) -> tuple[str, date, datetime, datetime, str]:
         if type(ts) is not str or len(ts) > 40:
             raise Rejected("schema", "ts")
         try:
@@ -320,7 +320,8 @@ class Ingestor:
         if dt.tzinfo is None:
             raise Rejected("schema", "ts without a time zone")
         dt = dt.astimezone(timezone.utc)
-        return dt.isoformat(), dt.date(), dt, dt.replace(second=0, microsecond=0)
+        minute = dt.replace(second=0, microsecond=0)
+        return dt.isoformat(), dt.date(), dt, minute, minute.replace(minute=0).isoformat()
 
     def _ensure_day(self, day: date) -> None:
         self.conn.rollback() if self.conn.info.transaction_status else None

@@ -144,11 +144,18 @@ _ROLLUP_AGG = {"avg": "sum(sum) / nullif(sum(n), 0)", "min": "min(min)", "max": 
                "last": "(array_agg(last_v ORDER BY last_ts DESC))[1]"}
 
 
+# The points of the agent's packs for the hours the range touches (the
+# index's (agent_id, hour)), one row per point.
+_RAW_POINTS = """(SELECT p.tenant_id, p.agent_id, u.tag, u.ts, u.v
+    FROM telemetry_packs p CROSS JOIN LATERAL unnest(p.tag, p.ts, p.v) AS u(tag, ts, v)
+    WHERE p.tenant_id = :tenant AND p.agent_id = :agent AND p.hour >= :first_hour AND p.hour < :end) AS points"""
+
+
 def history(query: HistoryQuery) -> dict:
     source, step = plan(query)
     agent = get_or_404(Agent, query.agent_id, "No such agent")
     if source == "raw":
-        table, tcol, value = "telemetry_points", "ts", _RAW_AGG[query.agg]
+        table, tcol, value = _RAW_POINTS, "ts", _RAW_AGG[query.agg]
     else:
         table, tcol, value = f"telemetry_rollup_{source}", "bucket", _ROLLUP_AGG[query.agg]
     # tenant_id in the WHERE as well as RLS: the ORM layer's rule, for raw SQL.
@@ -163,6 +170,7 @@ def history(query: HistoryQuery) -> dict:
     rows = db.session.execute(sql, {
         "step": step, "tenant": agent.tenant_id, "agent": agent.id, "tags": list(query.tags),
         "start": query.start, "end": query.end,
+        "first_hour": query.start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0),
     }).all()
     series = {tag: [] for tag in query.tags}
     for tag, bucket, v in rows:
@@ -257,7 +265,7 @@ def _apply_tenant_retention(today: date, retention: dict) -> list[str]:
         if raw_due:
             params.update(a=_start(oldest_raw), b=_start(min(raw_cutoff, today + timedelta(days=3660))),
                           day=raw_cutoff)
-            db.session.execute(text(f"delete from telemetry_points where {owner} and ts >= :a and ts < :b"), params)
+            db.session.execute(text(f"delete from telemetry_packs where {owner} and hour >= :a and hour < :b"), params)
             db.session.execute(text(f"delete from telemetry_rollup_minute where {owner} "
                                     "and bucket >= :a and bucket < :b"), params)
             db.session.execute(text("update telemetry_usage_stored set points = 0, minute_rows = 0 "
@@ -308,12 +316,14 @@ def stored_bytes(tenant_id) -> int:
     return int(points * widths["points"] + minute_rows * widths["minute"] + hour_rows * widths["hour"])
 
 
-_SAMPLE = ("select avg(pg_column_size(s.*)) from (select * from {table} where agent_id = any(:agents) "
+_SAMPLE = ("select {width} from (select * from {table} where agent_id = any(:agents) "
            "and {column} >= :a and {column} < :b limit 1000) s")
 _WIDTH_SQL = {
-    "points": _SAMPLE.format(table="telemetry_points", column="ts"),
-    "minute": _SAMPLE.format(table="telemetry_rollup_minute", column="bucket"),
-    "hour": _SAMPLE.format(table="telemetry_rollup_hour", column="bucket"),
+    # A point's share of its pack.
+    "points": _SAMPLE.format(width="sum(pg_column_size(s.*))::float8 / nullif(sum(cardinality(s.tag)), 0)",
+                             table="telemetry_packs", column="hour"),
+    "minute": _SAMPLE.format(width="avg(pg_column_size(s.*))", table="telemetry_rollup_minute", column="bucket"),
+    "hour": _SAMPLE.format(width="avg(pg_column_size(s.*))", table="telemetry_rollup_hour", column="bucket"),
 }
 
 

@@ -3,6 +3,11 @@ role, system scope): claim the batch seqs, COPY the points, merge the
 rollups, all in ONE transaction, so a crash anywhere leaves either
 everything of a batch stored and its seq recorded, or nothing of it.
 
+The points of a write are stored as packs (migration 0015_telemetry_packs):
+one row per agent and UTC hour holding the points as parallel arrays, in
+arrival order. The checking loop makes each point's array elements
+(`Cell`); `pack_lines` groups the stored batches' cells into COPY lines.
+
 Once the claim has told which batches of the lot are new, one pass over
 their points (`aggregate`) makes the minute aggregates (a few per tag
 instead of one per point), rolls them up to hours and finds the newest value
@@ -20,23 +25,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from itertools import chain
 from dataclasses import dataclass, field
 from datetime import date
 
-# COPY FROM is refused on a table with row-level security, so the points are
+# COPY FROM is refused on a table with row-level security, so the packs are
 # COPYed into a temporary table (no RLS, no WAL, local buffers) and moved
 # with one INSERT ... SELECT, which RLS checks like any insert.
 STAGE_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (
-    tenant_id uuid NOT NULL, agent_id uuid NOT NULL, tag text NOT NULL,
-    ts timestamptz NOT NULL, v double precision, v_text text, q smallint NOT NULL
+CREATE TEMP TABLE IF NOT EXISTS telemetry_pack_stage (
+    tenant_id uuid NOT NULL, agent_id uuid NOT NULL, hour timestamptz NOT NULL,
+    tag text[] NOT NULL, ts timestamptz[] NOT NULL, v double precision[] NOT NULL, v_text text[],
+    q smallint[] NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 
-MOVE_POINTS = """
-INSERT INTO telemetry_points (tenant_id, agent_id, tag, ts, v, v_text, q)
-SELECT tenant_id, agent_id, tag, ts, v, v_text, q FROM telemetry_stage
+COPY_PACKS = "COPY telemetry_pack_stage (tenant_id, agent_id, hour, tag, ts, v, v_text, q) FROM STDIN"
+
+MOVE_PACKS = """
+INSERT INTO telemetry_packs (tenant_id, agent_id, hour, tag, ts, v, v_text, q)
+SELECT tenant_id, agent_id, hour, tag, ts, v, v_text, q FROM telemetry_pack_stage
 """
 
 SYSTEM_SCOPE = ("select set_config('app.system', 'on', true), set_config('app.tenant_id', '', true), "
@@ -114,12 +121,42 @@ ON CONFLICT (agent_id, tag) DO UPDATE SET unknown_points = agent_tags.unknown_po
 WHERE agent_tags.status = 'unknown'
 """
 
-# COPY text format: a backslash, tab, newline or CR in a value must be escaped.
+# A text array element inside a COPY text field: quoted, its backslashes and
+# quotes escaped for the array literal, then backslash, tab, newline and CR
+# escaped for COPY.
+_ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def copy_text(value: str) -> str:
-    return value.translate(_COPY_ESCAPES)
+def text_element(value: str) -> str:
+    return ('"' + value.translate(_ARRAY_ESCAPES) + '"').translate(_COPY_ESCAPES)
+
+
+# A point's array elements, as COPY text: (hour, tag, ts, v, v_text or None, q).
+Cell = tuple
+
+
+def pack_lines(stored: Sequence[Batch]) -> str:
+    """The COPY text of the packs of these batches: one line per agent and
+    UTC hour, the points in arrival order."""
+    packs: dict[tuple, list] = {}
+    for b in stored:
+        for cell in b.rows:
+            key = (b.agent_key, cell[0])
+            cells = packs.get(key)
+            if cells is None:
+                cells = packs[key] = [b.tenant_key]
+            cells.append(cell)
+    lines = []
+    for (agent_key, hour), (tenant_key, *cells) in packs.items():
+        _, tags, tss, vs, v_texts, qs = zip(*cells)
+        if any(t is not None for t in v_texts):
+            v_text = "{" + ",".join("NULL" if t is None else t for t in v_texts) + "}"
+        else:
+            v_text = "\\N"
+        lines.append(f"{tenant_key}\t{agent_key}\t{hour}\t{{{','.join(tags)}}}\t{{{','.join(tss)}}}\t"
+                     f"{{{','.join(vs)}}}\t{v_text}\t{{{','.join(qs)}}}\n")
+    return "".join(lines)
 
 
 @dataclass
@@ -132,7 +169,7 @@ class Batch:
     tenant_key: str  # the same ids as text: cheap dictionary keys on the hot path
     agent_key: str
     seq: int
-    rows: list[str]  # COPY lines (each ending in a newline), one per point
+    rows: list[Cell]  # one per point to store, in arrival order
     raw: list[dict]  # the points to store, as checked ({"tag", "ts" text, "v", "q"}): for the rollups
     points: Sequence[dict]  # hooks.StoredPoints for the hooks (empty when nobody listens)
     unknown: dict[str, int] = field(default_factory=dict)  # tag -> points of tags not in the catalogue
@@ -241,7 +278,7 @@ class Writer:
         with self.conn.transaction():
             rows = self.conn.execute(
                 "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
-                "join pg_class p on p.oid = i.inhparent where p.relname = 'telemetry_points'").fetchall()
+                "join pg_class p on p.oid = i.inhparent where p.relname = 'telemetry_packs'").fetchall()
         days = set()
         for (name,) in rows:
             try:
@@ -271,11 +308,9 @@ class Writer:
                     duplicates.append(b)
             latest: dict[tuple, dict] = {}
             if any(b.rows for b in stored):
-                with conn.cursor().copy(
-                        "COPY telemetry_stage (tenant_id, agent_id, tag, ts, v, v_text, q) FROM STDIN") as copy:
-                    # One write for the lot: a write per batch costs more than the text.
-                    copy.write("".join(chain.from_iterable(b.rows for b in stored)))
-                conn.execute(MOVE_POINTS)
+                with conn.cursor().copy(COPY_PACKS) as copy:
+                    copy.write(pack_lines(stored))
+                conn.execute(MOVE_PACKS)
                 minutes, hours, latest = aggregate(stored, ts_cache, parse_ts)
                 new_rows: dict[tuple, list[int]] = {}  # (tenant, day) -> [new minute rows, new hour rows]
                 if minutes:
