@@ -29,8 +29,9 @@ def rls_free_database(service_urls):
         owner = create_engine(owner_url)
         with owner.begin() as conn:
             tables = conn.execute(text(
-                "select table_name from information_schema.columns "
-                "where column_name = 'tenant_id' and table_schema = 'public'"
+                "select c.table_name from information_schema.columns c join information_schema.tables t "
+                "using (table_schema, table_name) where c.column_name = 'tenant_id' "
+                "and c.table_schema = 'public' and t.table_type = 'BASE TABLE'"
             )).scalars().all()
             for table in tables:
                 conn.execute(text(f"alter table {table} no force row level security"))
