@@ -98,3 +98,51 @@ def test_raw_history_across_an_hour_reads_both_packs_and_only_the_tags_asked(app
     assert [s["tag"] for s in body["series"]] == ["speed"]
     assert [p[1] for p in body["series"][0]["points"]] == [-1.0, 9.0]
     assert body["series"][0]["points"][1][0] == hour.isoformat().replace("+00:00", "Z")
+
+
+def test_the_migration_packs_existing_rows_and_its_downgrade_unpacks_them(service_urls):
+    """0015 moves rows stored one per point into packs (at most PACK_SIZE
+    points each, none straddling an hour) and back on downgrade."""
+    import uuid
+
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from alloyhub.platform import migrate
+
+    with migrate.temporary_database(service_urls["DATABASE_URL"], "alloyhub_packs_migration") as url:
+        cfg = migrate.alembic_config(url, "alloyhub-app")
+        command.downgrade(cfg, "0014_spares_payments")
+        tenant, agent, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+        engine = create_engine(url)
+        with engine.begin() as c:
+            c.execute(text("insert into telemetry_points (tenant_id, agent_id, tag, ts, v, v_text, q) "
+                           "select :t, :a, 't' || (i % 3), :h + i * interval '1 second', "
+                           "case when i % 7 = 0 then null else i end, case when i % 7 = 0 then 'run ' || i end, 192 "
+                           "from generate_series(0, 2499) i"), {"t": tenant, "a": agent, "h": hour})
+            c.execute(text("insert into telemetry_points (tenant_id, agent_id, tag, ts, v, q) "
+                           "values (:t, :o, 'x', :h + interval '1 hour', 1.5, 0)"),
+                      {"t": tenant, "o": other, "h": hour})
+            before = c.execute(text("select agent_id, tag, ts, v, v_text, q from telemetry_points "
+                                    "order by agent_id, ts, tag")).all()
+
+        command.upgrade(cfg, "heads")
+        with engine.connect() as c:
+            after = c.execute(text("select agent_id, tag, ts, v, v_text, q from telemetry_points "
+                                   "order by agent_id, ts, tag")).all()
+            sizes = c.execute(text("select agent_id = :a, cardinality(tag), v_text is null from telemetry_packs "
+                                   "order by 1, 2"), {"a": agent}).all()
+            straddling = c.execute(text("select count(*) from telemetry_packs p, unnest(p.ts) u(ts) "
+                                        "where date_trunc('hour', u.ts) <> p.hour")).scalar()
+        assert after == before and len(before) == 2501
+        assert [tuple(s) for s in sizes] == [(False, 1, True), (True, 500, False), (True, 1000, False),
+                                             (True, 1000, False)]
+        assert straddling == 0
+
+        command.downgrade(cfg, "0014_spares_payments")
+        with engine.connect() as c:
+            again = c.execute(text("select agent_id, tag, ts, v, v_text, q from telemetry_points "
+                                   "order by agent_id, ts, tag")).all()
+        engine.dispose()
+        assert again == before
