@@ -6,6 +6,7 @@ control (the machine's Mosquitto is anonymous and must not be touched).
 `dynsec_app`: an app on the same test database whose MQTT settings point at
 that broker with the admin and service credentials, so services, outbox
 handlers and the ingest loop talk to the controlled broker.
+`ingestor`: an ingest without MQTT, for tests that call `process()` directly.
 """
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+@pytest.fixture
+def ingestor(app):
+    from alloyhub.tenants.telemetry import ingest
+
+    settings = ingest.settings_from_app(app, client_id=f"test-ingest-{secrets.token_hex(3)}")
+    ing = ingest.Ingestor(settings, app)  # no MQTT: process() is called directly
+    yield ing
+    ing.conn.close()
+
 
 DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 

@@ -3,23 +3,12 @@ validation with clear 422s, the tenant's own agents only."""
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tests import factories
 from tests.tenants.test_ingest import batch, make_agent
-
-
-@pytest.fixture
-def ingestor(app):
-    from alloyhub.tenants.telemetry import ingest
-
-    settings = ingest.settings_from_app(app, client_id=f"api-test-{secrets.token_hex(3)}")
-    ing = ingest.Ingestor(settings, app)  # no MQTT: process() is called directly
-    yield ing
-    ing.conn.close()
 
 
 @pytest.fixture

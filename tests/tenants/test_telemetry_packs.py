@@ -3,32 +3,16 @@ agent, UTC hour and write, the points as parallel arrays; every value comes
 back exactly through the per-point view and the history query."""
 from __future__ import annotations
 
-import json
-import secrets
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import text
 
 from tests import factories
 from tests.tenants.test_ingest import batch, make_agent
+from tests.tenants.test_telemetry_retention import messages as _messages
 
 AWKWARD_TAGS = ['line 1, "mill" {speed}', "NULL", "温度/入口", "a'b", " leading space"]
 AWKWARD_TEXTS = ["", "NULL", 'say "hi"', "back\\slash", "tab\there", "new\nline\r", "{1,2}", "逗号,", "\\N"]
-
-
-@pytest.fixture
-def ingestor(app):
-    from alloyhub.tenants.telemetry import ingest
-
-    settings = ingest.settings_from_app(app, client_id=f"packs-test-{secrets.token_hex(3)}")
-    ing = ingest.Ingestor(settings, app)  # no MQTT: process() is called directly
-    yield ing
-    ing.conn.close()
-
-
-def _messages(agent, *docs):
-    return [(i, 1, f"ah/v1/{agent}/telemetry", json.dumps(doc).encode(), None) for i, doc in enumerate(docs)]
 
 
 def test_awkward_tags_and_values_come_back_exactly(app, tenant_factory, ingestor, owner_engine):

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import text
 
 from alloyhub.platform import tenancy
@@ -25,16 +23,6 @@ from tests import factories
 from tests.tenants.test_ingest import batch, make_agent, pts
 
 # ------------------------------------------------------------------ helpers
-
-@pytest.fixture
-def ingestor(app):
-    from alloyhub.tenants.telemetry import ingest
-
-    settings = ingest.settings_from_app(app, client_id=f"retention-test-{secrets.token_hex(3)}")
-    ing = ingest.Ingestor(settings, app)  # no MQTT: process() is called directly
-    yield ing
-    ing.conn.close()
-
 
 def put_on_plan(app, tenant_id, plan_key: str) -> None:
     with app.app_context():
