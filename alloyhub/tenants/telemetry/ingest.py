@@ -147,7 +147,7 @@ class Ingestor:
         self.subscribed = threading.Event()
         self._held: list = []  # messages read but not yet taken (a lot is at most max_messages)
         self._last_status = time.monotonic()
-        self._ts_cache: dict[str, tuple[str, date, datetime, datetime]] = {}
+        self._ts_cache: dict[str, tuple[str, date, datetime, datetime, str]] = {}  # see _parse_ts
         self._tags_ok: dict[str, str] = {}  # tag names checked against TAG_RE -> their array element
 
     # ------------------------------------------------------------------ caches
